@@ -1,0 +1,32 @@
+# The project's commands. `make test` and `make demo` set everything up themselves.
+PYTHON ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: install lint test demo bench clean
+
+$(STAMP): requirements.txt constraints.txt pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -c constraints.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check wheel==0.48.0
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+test: install lint
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+demo: install
+	$(PY) -m include.demo
+
+bench: install
+	$(PY) bench/compile.py --update
+
+clean:
+	rm -rf $(VENV) .demo .pytest_cache .ruff_cache

@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+"""kpt validator: refuse a package that is not safe to deliver to an edge site.
+
+It reports, as kpt error results:
+* names that are not DNS-1123 (labels for Namespaces and Services, subdomains otherwise);
+* resources without the intent label of this intent, or without the site label;
+* namespaced resources outside the intent's namespace;
+* containers (and init containers) of workloads without CPU and memory limits;
+* setters left unfilled (``${name}``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from krmfn import CLUSTER_SCOPED, is_local_config, pod_specs, result, run  # noqa: E402
+
+from include.compiler import names  # noqa: E402
+
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+LABEL_NAMED = {"Namespace", "Service"}
+
+
+def check_name(item):
+    name = (item.get("metadata") or {}).get("name")
+    if not isinstance(name, str) or not name:
+        return [result("has no metadata.name", item=item, field="metadata.name")]
+    if item.get("kind") in LABEL_NAMED:
+        if len(name) > 63 or not DNS_LABEL.match(name):
+            return [result(f"name {name!r} is not a DNS-1123 label", item=item, field="metadata.name")]
+    elif len(name) > 253 or not DNS_SUBDOMAIN.match(name):
+        return [result(f"name {name!r} is not a DNS-1123 subdomain", item=item, field="metadata.name")]
+    return []
+
+
+def check_labels(item, setters):
+    labels = (item.get("metadata") or {}).get("labels") or {}
+    found = []
+    if labels.get(names.INTENT_LABEL) != setters.get("intent-id"):
+        found.append(
+            result(
+                f"lacks label {names.INTENT_LABEL}={setters.get('intent-id')}",
+                item=item,
+                field="metadata.labels",
+            )
+        )
+    if not labels.get(names.SITE_LABEL):
+        found.append(result(f"lacks label {names.SITE_LABEL}", item=item, field="metadata.labels"))
+    return found
+
+
+def check_namespace(item, setters):
+    namespace = (item.get("metadata") or {}).get("namespace")
+    if item.get("kind") in CLUSTER_SCOPED:
+        if item.get("kind") == "Namespace" and item["metadata"].get("name") != setters.get("namespace"):
+            return [
+                result(f"Namespace is not the intent's namespace {setters.get('namespace')!r}", item=item)
+            ]
+        return []
+    if namespace != setters.get("namespace"):
+        return [
+            result(
+                f"is in namespace {namespace!r}, not the intent's {setters.get('namespace')!r}",
+                item=item,
+                field="metadata.namespace",
+            )
+        ]
+    return []
+
+
+def check_limits(item):
+    found = []
+    for path, spec in pod_specs(item):
+        for group in ("initContainers", "containers"):
+            for index, container in enumerate(spec.get(group) or []):
+                limits = (container.get("resources") or {}).get("limits") or {}
+                missing = [key for key in ("cpu", "memory") if not limits.get(key)]
+                if missing:
+                    found.append(
+                        result(
+                            f"container {container.get('name', index)!r} has no {' or '.join(missing)} limit",
+                            item=item,
+                            field=f"{path}.{group}[{index}].resources.limits",
+                        )
+                    )
+    return found
+
+
+def check_setters(item):
+    leftover = sorted(set(re.findall(r"\$\{([^}]*)\}", json.dumps(item))))
+    return [result(f"setter ${{{name}}} is not filled", item=item) for name in leftover]
+
+
+def process(items, setters):
+    found = []
+    for item in items:
+        if is_local_config(item):
+            continue
+        found += check_name(item) + check_labels(item, setters) + check_namespace(item, setters)
+        found += check_limits(item) + check_setters(item)
+    if not found:
+        found.append(result(f"{sum(not is_local_config(i) for i in items)} resources valid", severity="info"))
+    return found
+
+
+if __name__ == "__main__":
+    run(process)

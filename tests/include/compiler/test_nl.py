@@ -1,0 +1,178 @@
+"""Natural-language parsing: the acceptance sentences, precedence, units, sites, defaults."""
+
+from __future__ import annotations
+
+import pytest
+
+from include.compiler import api
+from include.compiler.convert import target_value
+from include.compiler.nl import parse_text
+
+
+def targets_after_convert(text, settings, **kwargs):
+    intent = api.to_28312(api.parse(text, settings, **kwargs), settings)
+    return intent, {t.targetName: target_value(t) for t in intent.intentExpectations[0].expectationTargets}
+
+
+@pytest.mark.parametrize(
+    ("text", "slice_type", "sites", "targets"),
+    [
+        (
+            "Deploy 5G eMBB service with 1Gbps download and 500Mbps upload at edge1 for video streaming",
+            "eMBB",
+            ("edge1",),
+            {"DlThptPerUE": 1_000_000, "UlThptPerUE": 500_000},
+        ),
+        (
+            "Setup ultra-low latency URLLC slice with 5ms latency for autonomous vehicles at edge2",
+            "URLLC",
+            ("edge2",),
+            {"DlLatency": 5},
+        ),
+        (
+            "Configure IoT monitoring network for smart city sensors across both edge sites",
+            "mMTC",
+            ("edge1", "edge2"),
+            {},
+        ),
+        (
+            "Deploy a 5G network slice with ultra-low latency for gaming services at edge site 1",
+            "URLLC",
+            ("edge1",),
+            {},
+        ),
+    ],
+)
+def test_acceptance_sentences(settings, text, slice_type, sites, targets):
+    parsed = parse_text(text, settings)
+    assert parsed.intent.slice_type == slice_type
+    assert parsed.intent.sites == sites
+    intent, found = targets_after_convert(text, settings)
+    assert found == targets
+    assert intent.sites == list(sites)
+    sst = {"eMBB": 1, "URLLC": 2, "mMTC": 3}[slice_type]
+    assert intent.context("ServiceType") == sst
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("URLLC for gaming and video streaming at edge1", "URLLC"),  # explicit beats hints
+        ("eMBB slice for autonomous vehicles at edge1", "eMBB"),
+        ("mMTC with low latency at edge1", "mMTC"),
+        ("massive IoT slice at edge1", "mMTC"),
+        ("enhanced mobile broadband at edge1", "eMBB"),
+        ("ultra-reliable low-latency communications at edge1", "URLLC"),
+        ("video streaming for sensors and video analytics at edge2", "eMBB"),  # 2 video hints vs 1 sensor
+        ("slice for sensors and video at edge2", "mMTC"),  # tie: mMTC before eMBB
+        ("gaming and iot at edge1", "URLLC"),  # tie: URLLC first
+    ],
+)
+def test_slice_type_precedence(settings, text, expected):
+    assert parse_text(text, settings).intent.slice_type == expected
+
+
+def test_default_slice_type_is_explicit(settings):
+    parsed = parse_text("slice with 100 Mbps at edge1", settings)
+    assert parsed.intent.slice_type == settings.compiler.defaults.sliceType
+    assert "sliceType" in parsed.intent.defaults_applied
+    turtle = api.parse("slice with 100 Mbps at edge1", settings).expression.expressionValue
+    assert 'e5g:defaultApplied "sliceType"' in turtle
+
+
+def test_explicit_values_are_not_marked_default(settings):
+    parsed = parse_text("URLLC at edge1 with high priority", settings)
+    assert parsed.intent.defaults_applied == ()
+    assert parsed.priority == 75
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "value", "unit"),
+    [
+        ("eMBB at edge1 with 1.5 Gbps downlink", "DlThptPerUE", 1.5, "Gbit/s"),
+        ("eMBB at edge1 with 800 kbps DL", "DlThptPerUE", 800, "kbit/s"),
+        ("eMBB at edge1 with uplink throughput of 20 Mbit/s", "UlThptPerUE", 20, "Mbit/s"),
+        ("eMBB at edge1 with 2 gigabits per second download", "DlThptPerUE", 2, "Gbit/s"),
+        ("eMBB at edge1 with 300 Mbps bandwidth", "DlThptPerUE", 300, "Mbit/s"),  # no direction: downlink
+        ("URLLC at edge1, latency below 0.5 s", "DlLatency", 0.5, "s"),
+        ("URLLC at edge1, 800 us latency", "DlLatency", 800, "us"),
+        ("URLLC at edge1 with uplink latency of 4 ms", "UlLatency", 4, "ms"),
+        ("URLLC at edge1 with jitter under 1 ms", "jitter", 1, "ms"),
+        ("URLLC at edge1 with 99.9999% reliability", "reliability", 99.9999, "%"),
+        ("eMBB at edge1 with availability of 99.95%", "availability", 99.95, "%"),
+        ("eMBB at edge1 with 99.9% uptime", "availability", 99.9, "%"),
+        ("mMTC at edge1 for 10k sensors", "maxNumberofUEs", 10_000, ""),
+        ("mMTC at edge1 for 2,500 devices", "maxNumberofUEs", 2_500, ""),
+        ("mMTC at edge1 for 1.2 million devices", "maxNumberofUEs", 1_200_000, ""),
+    ],
+)
+def test_quantities(settings, text, name, value, unit):
+    requirement = parse_text(text, settings).intent.requirement(name)
+    assert requirement is not None, f"{name} not found"
+    assert requirement.value == pytest.approx(value)
+    assert requirement.unit == unit
+
+
+def test_throughput_units_convert_to_kbps(settings):
+    _, found = targets_after_convert("eMBB at edge1 with 1.5 Gbps download and 250 kbps upload", settings)
+    assert found == {"DlThptPerUE": 1_500_000, "UlThptPerUE": 250}
+
+
+def test_latency_in_seconds_converts_to_ms(settings):
+    _, found = targets_after_convert("URLLC at edge1, latency below 0.5 s", settings)
+    assert found == {"DlLatency": 500}
+
+
+@pytest.mark.parametrize(
+    ("text", "priority"),
+    [
+        ("URLLC at edge1 priority 10", 10),
+        ("URLLC at edge1, priority: 99", 99),
+        ("low priority eMBB at edge1", 25),
+        ("critical priority URLLC at edge1", 90),
+    ],
+)
+def test_priority(settings, text, priority):
+    parsed = parse_text(text, settings)
+    assert parsed.priority == priority
+    assert api.to_28312(api.parse(text, settings), settings).intentPriority == priority
+
+
+@pytest.mark.parametrize(
+    ("text", "sites"),
+    [
+        ("eMBB at all sites", ("edge1", "edge2")),
+        ("eMBB on every edge site", ("edge1", "edge2")),
+        ("eMBB at edge-2 and edge 1", ("edge1", "edge2")),
+        ("eMBB at edge site 2", ("edge2",)),
+    ],
+)
+def test_sites(settings, text, sites):
+    assert parse_text(text, settings).intent.sites == sites
+
+
+def test_catalogue_is_configuration(three_sites):
+    assert parse_text("eMBB at all sites", three_sites).intent.sites == ("edge1", "edge2", "oslo")
+    assert parse_text("eMBB near the oslo harbour", three_sites).intent.sites == ("oslo",)
+
+
+def test_site_override(settings):
+    parsed = parse_text("URLLC with 5 ms latency at edge1", settings, sites=["edge2"])
+    assert parsed.intent.sites == ("edge2",)
+
+
+def test_parse_is_deterministic(settings):
+    text = "URLLC slice with 5ms latency at edge2"
+    first, second = api.parse(text, settings).to_json(), api.parse(text, settings).to_json()
+    assert first == second
+    assert first["id"] == parse_text(text, settings).intent_id
+    assert first["id"].startswith("urllc-edge2-")
+
+
+def test_tmf921_shape(settings):
+    intent = api.parse("URLLC slice with 5ms latency at edge2", settings).to_json()
+    assert intent["@type"] == "Intent"
+    assert intent["expression"]["@type"] == "TurtleExpression"
+    assert intent["href"] == f"/tmf-api/intentManagement/v5/intent/{intent['id']}"
+    assert intent["priority"] == "50"
+    assert "quan:smaller" in intent["expression"]["expressionValue"]
