@@ -18,6 +18,7 @@ from include.compiler import api
 from include.compiler.config import PROJECT_ROOT, load_settings
 from include.compiler.convert import target_value
 from include.compiler.errors import CompilerError
+from include.compiler.targets import CANONICAL_UNIT, KINDS
 
 SAMPLES = (
     "Deploy 5G eMBB service with 1Gbps download and 500Mbps upload at edge1 for video streaming",
@@ -40,10 +41,17 @@ def _describe(directory: Path) -> str:
     pr = documents["ProvisioningRequest"]
     return (
         f"namespace {deployment['metadata']['namespace']}, 5QI {annotations['edge-intent.io/5qi']}, "
-        f"{deployment['spec']['replicas']} replicas x {container['resources']['limits']['cpu']} CPU / "
+        f"replicas {deployment['spec']['replicas']} x {container['resources']['limits']['cpu']} CPU / "
         f"{container['resources']['limits']['memory']}, O2IMS template "
         f"{pr['spec']['templateName']}@{pr['spec']['templateVersion']}"
     )
+
+
+def _target(target) -> str:
+    unit = CANONICAL_UNIT[KINDS[target.targetName].dimension]
+    value = target_value(target)
+    number = f"{int(value):,}" if value.is_integer() else f"{value:,}"
+    return f"{target.targetName} {target.targetCondition} {number} {unit}".rstrip()
 
 
 def main() -> int:
@@ -61,13 +69,7 @@ def main() -> int:
             return 1
         elapsed = time.perf_counter() - started
         expectation = intent.intentExpectations[0]
-        targets = (
-            ", ".join(
-                f"{t.targetName} {t.targetCondition} {target_value(t):g}"
-                for t in expectation.expectationTargets
-            )
-            or "none"
-        )
+        targets = ", ".join(_target(t) for t in expectation.expectationTargets) or "none"
         defaults = intent.context("defaultsApplied") or []
         print(f"  TMF921 intent {tmf.id} ({tmf.name}), priority {intent.intentPriority}")
         print(

@@ -4,7 +4,9 @@ The chosen 5QI is the least demanding standardized one that still meets the inte
 5QIs of a resource type the slice allows, whose packet delay budget (PDB) is at most the latency
 target and whose packet error rate (PER) is at most ``1 - reliability``, take the largest PDB; on a
 tie the slice profile's ``defaultFiveQI`` if it is among them, else the smaller PER, then the
-smaller 5QI number. Without a latency or reliability target the ``defaultFiveQI`` applies.
+smaller 5QI number. Without a latency target the PDB of the ``defaultFiveQI`` bounds the choice (a
+slice never gets a slower class than its profile's); when the intent gives neither a latency nor a
+reliability target, the ``defaultFiveQI`` itself applies.
 """
 
 from __future__ import annotations
@@ -87,23 +89,33 @@ def select(
     default: int,
     reliability_is_default: bool = False,
 ) -> Choice:
-    """Choose the 5QI for a slice; raise IntentValidationError when no standardized 5QI fits."""
-    if latency_ms is None and reliability_pct is None:
+    """Choose the 5QI for a slice; raise IntentValidationError when no standardized 5QI fits.
+
+    :param latency_ms: the intent's DlLatency target, if any.
+    :param reliability_pct: the intent's reliability target, or the slice profile's.
+    :param resource_types: the resource types the slice profile allows.
+    :param default: the slice profile's default 5QI.
+    :param reliability_is_default: True when ``reliability_pct`` is the profile's, not the intent's.
+    """
+    if latency_ms is None and (reliability_pct is None or reliability_is_default):
         return Choice(BY_VALUE[default], "slice profile default (no latency or reliability target)")
+    basis = []
+    if latency_ms is None:
+        latency_ms = BY_VALUE[default].pdb_ms
+        basis.append(f"PDB <= {latency_ms:g} ms (slice profile default 5QI {default})")
+    else:
+        basis.append(f"PDB <= {latency_ms:g} ms")
     max_per = None if reliability_pct is None else round(1 - reliability_pct / 100, 12)
+    if max_per is not None:
+        note = " (slice profile reliability)" if reliability_is_default else ""
+        basis.append(f"PER <= {max_per:g}{note}")
     candidates = [
         row
         for row in TABLE
         if row.resource_type in resource_types
-        and (latency_ms is None or row.pdb_ms <= latency_ms)
+        and row.pdb_ms <= latency_ms
         and (max_per is None or row.per <= max_per)
     ]
-    basis = []
-    if latency_ms is not None:
-        basis.append(f"PDB <= {latency_ms:g} ms")
-    if max_per is not None:
-        note = " (slice profile reliability)" if reliability_is_default else ""
-        basis.append(f"PER <= {max_per:g}{note}")
     if not candidates:
         smallest = min(row.pdb_ms for row in TABLE if row.resource_type in resource_types)
         raise IntentValidationError.single(

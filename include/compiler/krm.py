@@ -22,6 +22,7 @@ from .config import Settings, SliceType
 from .convert import target_value
 from .errors import IntentValidationError
 
+_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml when present: ~10x faster
 BLUEPRINT = Path(__file__).resolve().parents[1] / "kpt" / "slice-blueprint"
 STAGE = "compile"
 PR_API_VERSION = "o2ims.provisioning.oran.org/v1alpha1"
@@ -94,7 +95,9 @@ def site_package(intent: ts28312.Intent, site: str, settings: Settings) -> dict[
 
 
 def _dump(document: dict[str, Any]) -> str:
-    return yaml.safe_dump(document, sort_keys=False, default_flow_style=False, width=100, allow_unicode=True)
+    return yaml.dump(
+        document, Dumper=_DUMPER, sort_keys=False, default_flow_style=False, width=100, allow_unicode=True
+    )
 
 
 def _kptfile(intent: ts28312.Intent) -> str:

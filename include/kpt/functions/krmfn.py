@@ -13,6 +13,8 @@ from typing import Any
 
 import yaml
 
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present
+_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 LOCAL_CONFIG = "config.kubernetes.io/local-config"
 CLUSTER_SCOPED = frozenset(
     {
@@ -86,12 +88,12 @@ def result(
 
 def run(process: Callable[[list[Resource], dict[str, str]], list[Result]]) -> None:
     """Read the ResourceList, call ``process(items, functionConfig.data)``, write the list back."""
-    resource_list = yaml.safe_load(sys.stdin) or {}
+    resource_list = yaml.load(sys.stdin, Loader=_LOADER) or {}  # noqa: S506 (a safe loader)
     items = resource_list.get("items") or []
     config = (resource_list.get("functionConfig") or {}).get("data") or {}
     results = process(items, {str(k): str(v) for k, v in config.items()})
     resource_list["results"] = results
-    yaml.safe_dump(resource_list, sys.stdout, sort_keys=False, default_flow_style=False)
+    yaml.dump(resource_list, sys.stdout, Dumper=_DUMPER, sort_keys=False, default_flow_style=False)
     errors = [entry for entry in results if entry.get("severity") == "error"]
     for entry in errors:
         print(f"error: {entry['message']}", file=sys.stderr)

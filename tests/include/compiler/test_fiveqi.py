@@ -31,6 +31,19 @@ def test_selection(latency, reliability, types, expected):
         assert choice.row.pdb_ms <= latency
 
 
+def test_profile_reliability_alone_keeps_the_default():
+    choice = fiveqi.select(
+        latency_ms=None, reliability_pct=99.999, resource_types=URLLC, default=82, reliability_is_default=True
+    )
+    assert choice.row.value == 82
+
+
+def test_reliability_without_latency_is_bounded_by_the_default_pdb():
+    choice = fiveqi.select(latency_ms=None, reliability_pct=99.999, resource_types=URLLC, default=82)
+    assert choice.row.value == 85  # PDB <= 10 ms (5QI 82) and PER <= 1e-5
+    assert "slice profile default 5QI 82" in choice.basis
+
+
 def test_default_without_targets():
     choice = fiveqi.select(latency_ms=None, reliability_pct=None, resource_types=EMBB, default=9)
     assert choice.row.value == 9
