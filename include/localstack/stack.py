@@ -1,0 +1,359 @@
+"""Start and stop the local stack: Git smart-HTTP server, one edge-site simulator per site, and
+Airflow (api-server, scheduler, dag-processor, triggerer; LocalExecutor on SQLite).
+
+Everything listens on 127.0.0.1 on ports chosen at run time. Tokens are random per stack, kept in
+files readable only by the owner, and reach Airflow as connections in ``AIRFLOW_CONN_*``
+variables; no credential is put on a command line or in a URL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from include.compiler.config import PROJECT_ROOT, load_settings
+
+PYTHON = sys.executable
+AIRFLOW = str(Path(sys.executable).parent / "airflow")
+ADMIN = ("admin", "admin")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _write_secret(path: Path, document: Any) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(document, handle)
+    return path
+
+
+def _wait_for_file(path: Path, process: subprocess.Popen, what: str, timeout: float = 30) -> dict[str, Any]:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if path.exists():
+            return json.loads(path.read_text())
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited with status {process.returncode}; see its log")
+        time.sleep(0.05)
+    raise TimeoutError(f"{what} did not start within {timeout:g} s")
+
+
+@dataclass
+class Service:
+    name: str
+    process: subprocess.Popen
+    url: str = ""
+    log: Path | None = None
+
+
+@dataclass
+class Stack:
+    """A running local stack. ``stop()`` ends every process it started."""
+
+    root: Path
+    sites: list[str]
+    services: dict[str, Service] = field(default_factory=dict)
+    git_url: str = ""
+    git_users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    site_secrets: dict[str, dict[str, str]] = field(default_factory=dict)
+    airflow_url: str = ""
+
+    # -- processes -------------------------------------------------------------------------------
+
+    def _spawn(self, name: str, args: list[str], env: dict[str, str] | None = None) -> Service:
+        log_path = self.root / "logs" / f"{name}.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(log_path, "ab") as log:
+            process = subprocess.Popen(
+                args,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env or os.environ.copy(),
+                cwd=PROJECT_ROOT,
+                start_new_session=True,
+            )
+        service = Service(name, process, log=log_path)
+        self.services[name] = service
+        return service
+
+    def start_git(self) -> str:
+        self.git_users = {
+            "pipeline": {"token": secrets.token_urlsafe(24), "push": True},
+            "configsync": {"token": secrets.token_urlsafe(24), "push": False},
+        }
+        users = _write_secret(self.root / "secrets" / "git-users.json", self.git_users)
+        state = self.root / "git.json"
+        state.unlink(missing_ok=True)
+        repos = [arg for site in self.sites for arg in ("--repo", load_settings().catalogue.get(site).repo)]
+        service = self._spawn(
+            "gitserver",
+            [
+                PYTHON,
+                "-m",
+                "include.gitserver",
+                "--root",
+                str(self.root / "git"),
+                "--users-file",
+                str(users),
+                "--state-file",
+                str(state),
+                *repos,
+            ],
+        )
+        service.url = self.git_url = _wait_for_file(state, service.process, "the Git server")["url"]
+        return self.git_url
+
+    def start_site(
+        self, site: str, *, period: float = 1.0, pod_ready_s: float = 1.0, provisioning_s: float = 1.0
+    ) -> str:
+        repo = load_settings().catalogue.get(site).repo
+        tokens = {
+            "gitToken": self.git_users["configsync"]["token"],
+            "apiToken": secrets.token_urlsafe(24),
+            "controlToken": secrets.token_urlsafe(24),
+        }
+        self.site_secrets[site] = tokens
+        secret_file = _write_secret(self.root / "secrets" / f"{site}.json", tokens)
+        state = self.root / f"{site}.json"
+        state.unlink(missing_ok=True)
+        service = self._spawn(
+            site,
+            [
+                PYTHON,
+                "-m",
+                "include.edgesim",
+                "--site",
+                site,
+                "--repo-url",
+                f"{self.git_url}/{repo}.git",
+                "--secrets-file",
+                str(secret_file),
+                "--period",
+                str(period),
+                "--pod-ready-s",
+                str(pod_ready_s),
+                "--provisioning-s",
+                str(provisioning_s),
+                "--workdir",
+                str(self.root / "sites" / site),
+                "--state-file",
+                str(state),
+            ],
+        )
+        service.url = _wait_for_file(state, service.process, f"the simulator of {site}")["url"]
+        return service.url
+
+    def site_url(self, site: str) -> str:
+        return self.services[site].url
+
+    # -- Airflow ---------------------------------------------------------------------------------
+
+    def connections_env(self) -> dict[str, str]:
+        """``AIRFLOW_CONN_*`` for the Git server and every site's Kubernetes API."""
+        env = {
+            "AIRFLOW_CONN_GITEA_DEFAULT": json.dumps(
+                {
+                    "conn_type": "http",
+                    "host": self.git_url,
+                    "login": "pipeline",
+                    "password": self.git_users["pipeline"]["token"],
+                }
+            )
+        }
+        for site in self.sites:
+            conn_id = load_settings().catalogue.get(site).kubernetesConnId
+            kube_config = {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": site,
+                "clusters": [{"name": site, "cluster": {"server": self.site_url(site)}}],
+                "users": [{"name": "pipeline", "user": {"token": self.site_secrets[site]["apiToken"]}}],
+                "contexts": [{"name": site, "context": {"cluster": site, "user": "pipeline"}}],
+            }
+            env[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(
+                {"conn_type": "kubernetes", "extra": {"kube_config": json.dumps(kube_config)}}
+            )
+        return env
+
+    def airflow_env(self, port: int | None = None) -> dict[str, str]:
+        home = self.root / "airflow"
+        passwords = _write_secret(self.root / "secrets" / "airflow-passwords.json", {ADMIN[0]: ADMIN[1]})
+        jwt = self.root / "secrets" / "jwt"
+        if not jwt.exists():
+            _write_secret(jwt, secrets.token_urlsafe(32))
+        env = {
+            **os.environ,
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__PARALLELISM": "8",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN[0]}:admin",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
+            "AIRFLOW__API_AUTH__JWT_SECRET": json.loads(jwt.read_text()),
+            "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.2",
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+            "EDGE_INTENT_GIT_CACHE": str(self.root / "git-cache"),
+            "PYTHONWARNINGS": "ignore",
+            **self.connections_env(),
+        }
+        if port:
+            base = f"http://127.0.0.1:{port}"
+            env.update(
+                {
+                    "AIRFLOW__API__HOST": "127.0.0.1",
+                    "AIRFLOW__API__PORT": str(port),
+                    "AIRFLOW__API__WORKERS": "1",
+                    "AIRFLOW__API__BASE_URL": base,
+                    "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{base}/execution/",
+                }
+            )
+        return env
+
+    def migrate(self, env: dict[str, str]) -> None:
+        done = subprocess.run(
+            [AIRFLOW, "db", "migrate"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=PROJECT_ROOT,
+            timeout=300,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"airflow db migrate failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+
+    def start_airflow(self, timeout: float = 120) -> str:
+        port = free_port()
+        env = self.airflow_env(port)
+        self.migrate(env)
+        self._spawn("api-server", [AIRFLOW, "api-server"], env)
+        self._spawn("scheduler", [AIRFLOW, "scheduler", "--skip-serve-logs"], env)
+        self._spawn("dag-processor", [AIRFLOW, "dag-processor"], env)
+        self._spawn("triggerer", [AIRFLOW, "triggerer", "--skip-serve-logs"], env)
+        self.airflow_url = f"http://127.0.0.1:{port}"
+        self.services["api-server"].url = self.airflow_url
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            for name in ("api-server", "scheduler", "dag-processor", "triggerer"):
+                if self.services[name].process.poll() is not None:
+                    raise RuntimeError(f"Airflow {name} exited; see {self.services[name].log}")
+            try:
+                with urllib.request.urlopen(f"{self.airflow_url}/api/v2/monitor/health", timeout=2) as reply:
+                    health = json.load(reply)
+                if all(
+                    (health.get(part) or {}).get("status") == "healthy"
+                    for part in ("metadatabase", "scheduler", "triggerer", "dag_processor")
+                ):
+                    return self.airflow_url
+            except OSError:
+                pass
+            time.sleep(0.5)
+        raise TimeoutError(f"Airflow was not healthy within {timeout:g} s; see {self.root / 'logs'}")
+
+    # -- control ---------------------------------------------------------------------------------
+
+    def control(
+        self, site: str, method: str, path: str, body: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Call a simulator's control API (faults, sync pause/force)."""
+        request = urllib.request.Request(
+            f"{self.site_url(site)}{path}",
+            method=method,
+            data=json.dumps(body or {}).encode(),
+            headers={
+                "Authorization": f"Bearer {self.site_secrets[site]['controlToken']}",
+                "Content-Type": "application/json",
+            },
+        )
+        with urllib.request.urlopen(request, timeout=10) as reply:
+            return json.load(reply)
+
+    def describe(self) -> dict[str, Any]:
+        """Addresses of every service and the demo login (no tokens)."""
+        return {
+            "root": str(self.root),
+            "git": self.git_url,
+            "sites": {site: self.site_url(site) for site in self.sites if site in self.services},
+            "airflow": {"url": self.airflow_url, "login": {"username": ADMIN[0], "password": ADMIN[1]}}
+            if self.airflow_url
+            else None,
+            "pids": {name: service.process.pid for name, service in self.services.items()},
+            "logs": str(self.root / "logs"),
+        }
+
+    def stop(self, timeout: float = 15) -> None:
+        for service in reversed(list(self.services.values())):
+            if service.process.poll() is None:
+                try:
+                    os.killpg(service.process.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    continue
+        deadline = time.time() + timeout
+        for service in self.services.values():
+            try:
+                service.process.wait(timeout=max(0.1, deadline - time.time()))
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(service.process.pid, signal.SIGKILL)
+                service.process.wait()
+        self.services.clear()
+
+
+def start(root: Path, sites: list[str] | None = None, *, airflow: bool = False, period: float = 1.0) -> Stack:
+    """Start the Git server and one simulator per site (and Airflow when asked)."""
+    stack = Stack(Path(root), sites or list(load_settings().catalogue.names))
+    stack.root.mkdir(parents=True, exist_ok=True)
+    try:
+        stack.start_git()
+        for site in stack.sites:
+            stack.start_site(site, period=period)
+        if airflow:
+            stack.start_airflow()
+    except BaseException:
+        stack.stop()
+        raise
+    return stack
+
+
+def stop_pids(pids: dict[str, int], timeout: float = 15) -> list[str]:
+    """Stop processes recorded in a stack.json (``make down``); return the names that were running."""
+    stopped = []
+    for name, pid in pids.items():
+        try:
+            os.killpg(pid, signal.SIGTERM)
+            stopped.append(name)
+        except (ProcessLookupError, PermissionError):
+            continue
+    deadline = time.time() + timeout
+    for pid in pids.values():
+        while time.time() < deadline:
+            try:
+                os.killpg(pid, 0)
+            except (ProcessLookupError, PermissionError):
+                break
+            time.sleep(0.1)
+        else:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)
+    return stopped

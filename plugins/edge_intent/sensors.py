@@ -1,0 +1,120 @@
+"""Sensors of the Reconciling and O2IMS phases: every target site, deferrable, always with a timeout.
+
+They poke once; if the sites are not done yet they defer to :class:`SiteWaitTrigger` (or, with
+``deferrable=False``, keep poking in the worker). A site that reports an error fails the wait at
+once with the site's own message; a wait that outlives ``timeout`` fails naming the sites still
+pending and what they report.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any, ClassVar
+
+from airflow.sdk import BaseSensorOperator
+from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout
+
+from edge_intent.triggers import SiteWaitTrigger
+from edge_intent.waits import check_sites, summary
+
+
+class SiteWaitFailed(AirflowFailException):
+    """A site reported an error for what the pipeline delivered; waiting longer cannot help."""
+
+
+class SiteWaitSensor(BaseSensorOperator):
+    """Wait until every target site is done.
+
+    :param targets: ``{site: {"sha": ..., "provisioningRequest": ...}}``, the deliver task's result.
+    :param deferrable: free the worker slot while waiting (the default).
+    :param poll_interval: seconds between polls.
+    """
+
+    kind: ClassVar[str]
+    what: ClassVar[str]
+    template_fields: Sequence[str] = ("targets",)
+    ui_color = "#e8f4fd"
+
+    def __init__(
+        self, *, targets: Any, deferrable: bool = True, poll_interval: float = 2.0, **kwargs
+    ) -> None:
+        kwargs.setdefault("timeout", 300)
+        super().__init__(poke_interval=poll_interval, **kwargs)
+        self.targets = targets
+        self.deferrable = deferrable
+        self.poll_interval = poll_interval
+
+    def _verdicts(self):
+        verdicts = check_sites(self.kind, self.targets)
+        failed = {name: check for name, check in verdicts.items() if check.state == "error"}
+        if failed:
+            raise SiteWaitFailed(f"{self.what} failed: {summary(failed)}")
+        return verdicts
+
+    def poke(self, context) -> bool:
+        verdicts = self._verdicts()
+        done = all(check.state == "done" for check in verdicts.values())
+        self.log.info("%s %s: %s", self.what, "complete" if done else "pending", summary(verdicts))
+        return done
+
+    def _result(self, verdicts) -> dict[str, dict[str, str]]:
+        return {
+            name: {"state": c.state, "message": c.message, "observed": c.observed}
+            for name, c in verdicts.items()
+        }
+
+    def execute(self, context) -> dict[str, dict[str, str]]:
+        if not self.targets:
+            return {}
+        deadline = time.time() + self.timeout
+        verdicts = self._verdicts()
+        if all(check.state == "done" for check in verdicts.values()):
+            self.log.info("%s complete: %s", self.what, summary(verdicts))
+            return self._result(verdicts)
+        if self.deferrable:
+            self.defer(
+                trigger=SiteWaitTrigger(
+                    kind=self.kind, targets=self.targets, deadline=deadline, poll_interval=self.poll_interval
+                ),
+                method_name="execute_complete",
+                timeout=timedelta(seconds=self.timeout + 60),  # the trigger's own deadline comes first
+            )
+        while True:
+            self.log.info("%s pending: %s", self.what, summary(verdicts))
+            if time.time() >= deadline:
+                pending = {n: c for n, c in verdicts.items() if c.state != "done"}
+                raise AirflowSensorTimeout(
+                    f"{self.what} did not complete within {self.timeout:g} s: {summary(pending)}"
+                )
+            time.sleep(self.poll_interval)
+            verdicts = self._verdicts()
+            if all(check.state == "done" for check in verdicts.values()):
+                self.log.info("%s complete: %s", self.what, summary(verdicts))
+                return self._result(verdicts)
+
+    def execute_complete(self, context, event: dict[str, Any]) -> dict[str, dict[str, str]]:
+        status = event.get("status")
+        if status == "success":
+            self.log.info("%s complete: %s", self.what, event["message"])
+            return event["sites"]
+        if status == "timeout":
+            raise AirflowSensorTimeout(
+                f"{self.what} did not complete within {self.timeout:g} s: {event['message']}"
+            )
+        raise SiteWaitFailed(f"{self.what} failed: {event.get('message', event)}")
+
+
+class RootSyncSensor(SiteWaitSensor):
+    """Reconciling: every target site's RootSync is synced to the commit delivered to it."""
+
+    kind = "rootsync"
+    what = "GitOps sync"
+
+
+class ProvisioningRequestSensor(SiteWaitSensor):
+    """Every target site's O2IMS ProvisioningRequest is fulfilled."""
+
+    kind = "provisioning"
+    what = "O2IMS provisioning"
