@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
+import os
 import re
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,22 @@ from referencing.jsonschema import DRAFT202012
 
 from include.compiler import api
 from include.compiler.config import PROJECT_ROOT, Settings, load_settings
+
+# Airflow reads its configuration when first imported, which happens while tests are collected:
+# give the whole session its own AIRFLOW_HOME (SQLite) before that.
+_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="edge-intent-airflow-"))
+os.environ.update(
+    {
+        "AIRFLOW_HOME": str(_AIRFLOW_HOME),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+        "EDGE_INTENT_GIT_CACHE": str(_AIRFLOW_HOME / "git-cache"),
+        "PYTHONWARNINGS": "ignore",
+    }
+)
 
 STANDARDS = PROJECT_ROOT / "standards"
 BASE = "http://standards.invalid/"
@@ -115,3 +133,6 @@ def rendered_sample(tmp_path_factory, settings, many_targets_intent):
     """The many-targets intent compiled and rendered by the real kpt."""
     out = tmp_path_factory.mktemp("rendered") / "out"
     return api.compile_to_dir(many_targets_intent.to_json(), out, settings)
+
+
+pytest_plugins = ["tests.stackfixtures"]

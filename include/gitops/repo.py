@@ -125,7 +125,7 @@ class SiteRepo:
                 f"git {args[0]} against {self.url} did not finish within {GIT_TIMEOUT_S} s"
             ) from None
         if check and done.returncode != 0:
-            raise GitError(f"git {args[0]} against {self.url} failed: {_words(done.stderr)}")
+            raise GitError(f"git {args[0]} against {self.url} failed: {_explain(done.stderr)}")
         return done
 
     @contextmanager
@@ -207,7 +207,7 @@ class SiteRepo:
                 if push.returncode == 0:
                     return Delivery(sha, True, attempt, time.monotonic() - started)
                 if not _rejected(push):
-                    raise GitError(f"git push to {self.url} failed: {_words(push.stderr + push.stdout)}")
+                    raise GitError(f"git push to {self.url} failed: {_explain(push.stderr + push.stdout)}")
                 time.sleep(min(0.05 * 2**attempt, 1.0) * random.uniform(0.5, 1.5))  # noqa: S311 (jitter)
         raise PushRejectedError(
             f"push of intent {intent_id} to {self.url} was rejected {self.max_attempts} times: "
@@ -245,6 +245,14 @@ def _rejected(push: subprocess.CompletedProcess) -> bool:
             "failed to update ref",
         )
     )
+
+
+def _explain(text: str) -> str:
+    if "could not read Username" in text or "Authentication failed" in text or " 401" in text:
+        return "the Git server refused the credentials (HTTP 401): check the login and token of the Git connection"
+    if " 403" in text:
+        return "the Git server refused the request (HTTP 403): the connection's user may not push to this repository"
+    return _words(text)
 
 
 def _words(text: str) -> str:

@@ -1,0 +1,136 @@
+"""The Reconciling waits: poke, defer, the trigger's events, fail-fast and timeouts, against real
+simulated sites (separate processes) read through Airflow connections and the KubernetesHook."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import time
+
+import pytest
+from airflow.sdk.exceptions import AirflowSensorTimeout, TaskDeferred
+
+from edge_intent.sensors import ProvisioningRequestSensor, RootSyncSensor, SiteWaitFailed
+from edge_intent.sites import site_repo
+from edge_intent.triggers import SiteWaitTrigger
+
+NAMESPACE = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: intent-{id}\n"
+
+
+def deliver(site, intent_id, files=None):
+    files = files or {"namespace.yaml": NAMESPACE.format(id=intent_id)}
+    return site_repo(site).deliver(intent_id, files, message=f"test {intent_id}").sha
+
+
+def first_event(trigger):
+    async def one():
+        generator = trigger.run()
+        try:
+            return (await generator.__anext__()).payload
+        finally:
+            await generator.aclose()
+
+    return asyncio.run(one())
+
+
+def test_trigger_serializes_to_an_importable_class():
+    trigger = SiteWaitTrigger(
+        kind="rootsync", targets={"edge1": {"sha": "a" * 40}}, deadline=1.5, poll_interval=3
+    )
+    classpath, kwargs = trigger.serialize()
+    module, _, name = classpath.rpartition(".")
+    rebuilt = getattr(importlib.import_module(module), name)(**kwargs)
+    assert rebuilt.serialize() == (classpath, kwargs)
+    assert classpath == "edge_intent.triggers.SiteWaitTrigger"
+
+
+def test_trigger_fires_success_when_every_site_is_synced(sites_stack):
+    targets = {site: {"sha": deliver(site, "trig-ok")} for site in ("edge1", "edge2")}
+    event = first_event(
+        SiteWaitTrigger(kind="rootsync", targets=targets, deadline=time.time() + 30, poll_interval=0.2)
+    )
+    assert event["status"] == "success"
+    assert set(event["sites"]) == {"edge1", "edge2"}
+
+
+def test_trigger_fires_timeout_naming_the_site(sites_stack):
+    sites_stack.control("edge2", "POST", "/control/sync", {"paused": True})
+    try:
+        targets = {"edge2": {"sha": deliver("edge2", "trig-late")}}
+        event = first_event(
+            SiteWaitTrigger(kind="rootsync", targets=targets, deadline=time.time() + 1, poll_interval=0.2)
+        )
+    finally:
+        sites_stack.control("edge2", "POST", "/control/sync", {"paused": False})
+    assert event["status"] == "timeout"
+    assert event["message"].startswith("edge2: at ")
+
+
+def test_sensor_defers_with_a_timeout_when_not_done(sites_stack):
+    sites_stack.control("edge1", "POST", "/control/sync", {"paused": True})
+    try:
+        targets = {"edge1": {"sha": deliver("edge1", "defer-me")}}
+        sensor = RootSyncSensor(task_id="wait", targets=targets, timeout=120)
+        with pytest.raises(TaskDeferred) as caught:
+            sensor.execute({})
+    finally:
+        sites_stack.control("edge1", "POST", "/control/sync", {"paused": False})
+    assert isinstance(caught.value.trigger, SiteWaitTrigger)
+    assert caught.value.timeout is not None and caught.value.timeout.total_seconds() == 180
+    assert caught.value.method_name == "execute_complete"
+
+
+def test_sensor_returns_at_once_when_already_synced(sites_stack):
+    targets = {"edge1": {"sha": deliver("edge1", "early")}}
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        try:
+            result = RootSyncSensor(task_id="wait", targets=targets, timeout=60).execute({})
+            break
+        except TaskDeferred:
+            time.sleep(0.3)
+    assert result["edge1"]["state"] == "done"
+
+
+def test_poke_mode_times_out_naming_the_site(sites_stack):
+    sites_stack.control("edge2", "POST", "/control/sync", {"paused": True})
+    try:
+        targets = {"edge2": {"sha": deliver("edge2", "never-synced")}}
+        sensor = RootSyncSensor(
+            task_id="wait", targets=targets, timeout=1.5, deferrable=False, poll_interval=0.3
+        )
+        started = time.time()
+        with pytest.raises(
+            AirflowSensorTimeout, match=r"GitOps sync did not complete within 1.5 s: edge2: at "
+        ):
+            sensor.execute({})
+        assert time.time() - started < 10
+    finally:
+        sites_stack.control("edge2", "POST", "/control/sync", {"paused": False})
+
+
+def test_site_error_fails_fast_with_the_sites_message(sites_stack):
+    widget = {"widget.yaml": "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\n"}
+    sha = deliver("edge1", "broken-widget", widget)
+    try:
+        sensor = RootSyncSensor(
+            task_id="wait", targets={"edge1": {"sha": sha}}, timeout=120, deferrable=False, poll_interval=0.2
+        )
+        started = time.time()
+        with pytest.raises(SiteWaitFailed, match=r"edge1: RootSync reports 1 error\(s\).*Widget"):
+            sensor.execute({})
+        assert time.time() - started < 15
+    finally:
+        repo = site_repo("edge1")
+        repo.deliver("broken-widget", {"namespace.yaml": NAMESPACE.format(id="broken-widget")}, message="fix")
+
+
+def test_execute_complete(sites_stack):
+    sensor = ProvisioningRequestSensor(task_id="o2ims", targets={}, timeout=10)
+    assert sensor.execute_complete({}, {"status": "success", "message": "ok", "sites": {"edge1": {}}}) == {
+        "edge1": {}
+    }
+    with pytest.raises(SiteWaitFailed, match="O2IMS provisioning failed: edge1: no capacity"):
+        sensor.execute_complete({}, {"status": "error", "message": "edge1: no capacity"})
+    with pytest.raises(AirflowSensorTimeout, match="did not complete within 10 s: edge2: progressing"):
+        sensor.execute_complete({}, {"status": "timeout", "message": "edge2: progressing"})
