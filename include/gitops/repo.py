@@ -249,9 +249,11 @@ def _rejected(push: subprocess.CompletedProcess) -> bool:
 
 def _explain(text: str) -> str:
     if "could not read Username" in text or "Authentication failed" in text or " 401" in text:
-        return "the Git server refused the credentials (HTTP 401): check the login and token of the Git connection"
+        return "the Git server refused the credentials (HTTP 401): check the Git connection's login and token"
     if " 403" in text:
-        return "the Git server refused the request (HTTP 403): the connection's user may not push to this repository"
+        return (
+            "the Git server refused the request (HTTP 403): the connection's user may not push to this repo"
+        )
     return _words(text)
 
 

@@ -10,7 +10,14 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from edge_intent.waits import check_sites, summary
+
+def _check(kind: str, targets: dict[str, dict[str, Any]]):
+    # Imported here, in a worker thread: loading the site and Git code takes a moment that must
+    # not block the triggerer's event loop.
+    from edge_intent.waits import check_sites, summary
+
+    verdicts = check_sites(kind, targets)
+    return verdicts, summary
 
 
 class SiteWaitTrigger(BaseTrigger):
@@ -44,7 +51,7 @@ class SiteWaitTrigger(BaseTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         while True:
-            verdicts = await asyncio.to_thread(check_sites, self.kind, self.targets)
+            verdicts, summary = await asyncio.to_thread(_check, self.kind, self.targets)
             failed = {name: check for name, check in verdicts.items() if check.state == "error"}
             if failed:
                 yield TriggerEvent({"status": "error", "message": summary(failed), "sites": _plain(verdicts)})

@@ -1,0 +1,73 @@
+"""Through the real running Airflow: api-server, scheduler, dag-processor and triggerer as separate
+processes on SQLite, a REST trigger, and the Reconciling wait deferred to the real triggerer."""
+
+from __future__ import annotations
+
+import pytest
+
+from include.localstack import stack as localstack
+from include.localstack.airflow_api import AirflowAPI, AirflowAPIError
+
+DAG = "intent_pipeline"
+
+
+@pytest.fixture(scope="module")
+def running(tmp_path_factory):
+    stack = localstack.start(tmp_path_factory.mktemp("running"), airflow=True)
+    api = AirflowAPI(stack.airflow_url, *localstack.ADMIN)
+    api.wait_for_dag(DAG)
+    yield stack, api
+    stack.stop()
+
+
+def test_rest_trigger_takes_an_intent_to_synced_through_the_triggerer(running):
+    stack, api = running
+    stack.control("edge2", "POST", "/control/sync", {"paused": True})  # so the sync wait has to defer
+    run_id = api.trigger(DAG, {"intent": "URLLC slice with 5 ms latency at all sites"})
+    states: dict[str, list[str]] = {}
+
+    def record(ti):
+        states.setdefault(ti["task_id"], []).append(ti["state"])
+        if ti["task_id"] == "wait_for_sync" and ti["state"] == "deferred":
+            stack.control("edge2", "POST", "/control/sync", {"paused": False})
+
+    try:
+        run = api.follow(DAG, run_id, timeout=240, on_change=record)
+    finally:
+        stack.control("edge2", "POST", "/control/sync", {"paused": False})
+    assert run["state"] == "success", states
+    assert "deferred" in states["wait_for_sync"]
+    delivered = api.xcom(DAG, run_id, "deliver")
+    synced = api.xcom(DAG, run_id, "wait_for_sync")
+    assert set(delivered) == set(synced) == {"edge1", "edge2"}
+    assert all(site["state"] == "done" for site in synced.values())
+
+
+def test_invalid_params_are_refused_before_a_run(running):
+    _, api = running
+    with pytest.raises(AirflowAPIError) as caught:
+        api.trigger(DAG, {"intent": "URLLC at edge1", "dry_run": "yes"})
+    assert caught.value.status == 400
+    assert "dry_run" in caught.value.body
+
+
+def test_invalid_intent_fails_validate_with_errors_in_xcom(running):
+    _, api = running
+    run_id = api.trigger(DAG, {"intent": "URLLC slice at edge9"})
+    run = api.follow(DAG, run_id, timeout=120)
+    assert run["state"] == "failed"
+    states = {ti["task_id"]: ti for ti in api.task_instances(DAG, run_id)}
+    assert states["validate"]["state"] == "failed" and states["validate"]["try_number"] == 1
+    errors = api.xcom(DAG, run_id, "validate", key="errors")
+    assert errors["errors"][0] == {
+        "field": "text",
+        "reason": "unknown site 'edge9'; known sites are edge1, edge2",
+    }
+
+
+def test_no_token_no_trigger(running):
+    stack, _ = running
+    anonymous = AirflowAPI(stack.airflow_url, "admin", "wrong-password")
+    with pytest.raises(AirflowAPIError) as caught:
+        anonymous.token()
+    assert caught.value.status in (401, 403)
