@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install lint test demo bench clean
+.PHONY: install lint test demo down bench clean
 
 $(STAMP): requirements.txt constraints.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,7 +23,10 @@ test: install lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 demo: install
-	$(PY) -m include.demo
+	$(PY) -m include.demo $(if $(KEEP),--keep,)
+
+down: install
+	$(PY) -m include.demo --down
 
 bench: install
 	$(PY) bench/compile.py --update
