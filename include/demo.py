@@ -31,14 +31,6 @@ from include.compiler.targets import CANONICAL_UNIT, KINDS
 from include.edgesim.api import ROOTSYNC_PATH
 
 DAG_ID = "intent_pipeline"
-PHASES = {
-    "validate": "Pending",
-    "compile": "Compiling",
-    "render": "Rendering",
-    "deliver": "Delivering",
-    "wait_for_sync": "Reconciling",
-    "wait_for_o2ims": "Reconciling",
-}
 
 SAMPLES = (
     "Deploy 5G eMBB service with 1Gbps download and 500Mbps upload at edge1 for video streaming",

@@ -17,10 +17,11 @@ import hmac
 import json
 import logging
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from include.serving import BackgroundHTTPServer
 
 from .configsync import ROOTSYNC_NAME, ROOTSYNC_NAMESPACE, Syncer
 from .faults import Fault, Faults
@@ -35,10 +36,10 @@ _NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 _GROUPS = sorted({(t.group, t.version) for t in TYPES if t.group})
 
 
-class SiteServer(ThreadingHTTPServer):
+class SiteServer(BackgroundHTTPServer):
     """Serves one simulated site."""
 
-    daemon_threads = True
+    thread_name = "edgesim-http"
 
     def __init__(
         self,
@@ -55,21 +56,6 @@ class SiteServer(ThreadingHTTPServer):
         self.store, self.syncer, self.faults, self.model = store, syncer, faults, model
         self.api_token, self.control_token = api_token, control_token
         super().__init__((host, port), _Handler)
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> SiteServer:
-        self._thread = threading.Thread(target=self.serve_forever, name="edgesim-http", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.shutdown()
-        self.server_close()
 
 
 def _status(code: int, reason: str, message: str) -> dict[str, Any]:

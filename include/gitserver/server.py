@@ -15,11 +15,12 @@ import os
 import re
 import subprocess
 import tempfile
-import threading
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from include.serving import BackgroundHTTPServer
 
 log = logging.getLogger(__name__)
 
@@ -182,34 +183,19 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(payload)
 
 
-class GitHTTPServer(ThreadingHTTPServer):
+class GitHTTPServer(BackgroundHTTPServer):
     """The server; ``url`` is its base address. Call :meth:`start` and :meth:`stop`."""
 
-    daemon_threads = True
+    thread_name = "git-http"
 
     def __init__(self, root: Path, users: list[User], *, host: str = "127.0.0.1", port: int = 0) -> None:
         self.root = Path(root).resolve()
         self.root.mkdir(parents=True, exist_ok=True)
         self.users = {user.name: user for user in users}
         super().__init__((host, port), _Handler)
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
 
     def repo_url(self, name: str) -> str:
         return f"{self.url}/{name}.git"
 
     def create_repository(self, name: str) -> Path:
         return create_repository(self.root, name)
-
-    def start(self) -> GitHTTPServer:
-        self._thread = threading.Thread(target=self.serve_forever, name="git-http", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.shutdown()
-        self.server_close()
