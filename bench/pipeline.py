@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -91,6 +93,41 @@ def commit_to_synced(stack, site: str, count: int) -> list[float]:
     return lags
 
 
+def delivery_with_many_intents(stack, site: str, existing: int, count: int) -> list[float]:
+    """Delivery times into a repository that already holds ``existing`` intents."""
+    git = stack.git_users["pipeline"]
+    auth = GitAuth("pipeline", git["token"])
+    repo = SiteRepo(f"{stack.git_url}/{site}-config.git", auth, Path(tempfile.mkdtemp(prefix="bench-bulk-")))
+    repo.head()  # clone, then add the existing intents in one commit
+    for index in range(existing):
+        folder = repo.path / "intents" / f"bulk-{index:04d}"
+        folder.mkdir(parents=True)
+        (folder / "namespace.yaml").write_text(
+            f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: intent-bulk-{index:04d}\n"
+        )
+    env = {
+        **os.environ,
+        **auth.env(),
+        "GIT_AUTHOR_NAME": "bench",
+        "GIT_AUTHOR_EMAIL": "bench@localhost",
+        "GIT_COMMITTER_NAME": "bench",
+        "GIT_COMMITTER_EMAIL": "bench@localhost",
+    }
+    for args in (
+        ["add", "-A"],
+        ["commit", "-qm", f"{existing} intents"],
+        ["push", "-q", "origin", "HEAD:main"],
+    ):
+        subprocess.run(["git", *args], cwd=repo.path, env=env, check=True, capture_output=True)
+    times = []
+    for index in range(count):
+        files = {
+            "namespace.yaml": f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: intent-new-{index}\n"
+        }
+        times.append(repo.deliver(f"new-{index}", files, message=f"delivery {index}").seconds)
+    return times
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
@@ -109,6 +146,7 @@ def main() -> int:
                 for i in range(args.runs)
             ]
             lags = commit_to_synced(stack, "edge1", args.syncs)
+            crowded = delivery_with_many_intents(stack, "edge2", 1000, args.syncs)
         finally:
             stack.stop()
 
@@ -120,6 +158,11 @@ def main() -> int:
             "delivery per site (commit + push)",
             f"{median(deliveries) * 1000:.0f} ms",
             f"{len(deliveries)} deliveries",
+        ),
+        (
+            "delivery into a repo holding 1,000 intents",
+            f"{median(crowded) * 1000:.0f} ms",
+            f"{len(crowded)} deliveries, {median(crowded) / median(deliveries):.1f}x the above",
         ),
         (
             "commit-to-synced lag (site pulls every 1 s)",
