@@ -12,10 +12,18 @@ operator state machine:
 | `deliver` | Delivering: one commit per site under `intents/<id>/`, pushed | 1 min |
 | `wait_for_sync` | Reconciling: every site's RootSync synced to its commit | 5 min |
 | `wait_for_o2ims` | Reconciling: every site's O2IMS ProvisioningRequest fulfilled | 5 min |
+| `verify_slos` | Verifying: the SLOs of every site over the profile's window, on Prometheus | 10 min |
+| `decide` | Succeeded if every rollback-class SLO was met, else RollingBack | |
+| `report` | Succeeded: TMF921 IntentReport and TS 28.312 IntentFulfilmentReport | |
+| `rollback.revert` | RollingBack: `git revert` of this run's commit on each site, pushed | 1 min |
+| `rollback.wait_for_restore` | RollingBack: sites synced to the revert, the intent's objects gone | 5 min |
+| `rollback.evidence` | RollingBack: evidence.json | |
+| `watcher` | Failed unless Succeeded: a run that rolled back ends Failed | |
 
 Trigger it with `{"intent": "URLLC slice with 5 ms latency at edge2"}`, or a TMF921 Intent
-object; `sites` overrides the sites of a text intent, `dry_run` stops after rendering. Invalid
-input fails `validate` at once, with the field errors in its log and its `errors` XCom.
+object; `sites` overrides the sites of a text intent, `dry_run` stops after rendering,
+`slo_profile` picks the verification profile. Invalid input fails `validate` at once, with the
+field errors in its log and its `errors` XCom. Any failure after Delivering goes through RollingBack.
 """
 
 from __future__ import annotations
@@ -23,9 +31,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import Param, dag, get_current_context, task
+from airflow.sdk import Param, TriggerRule, dag, get_current_context, task, task_group
 
-from edge_intent.sensors import ProvisioningRequestSensor, RootSyncSensor
+from edge_intent.sensors import ProvisioningRequestSensor, RestoreSensor, RootSyncSensor
+from edge_intent.verify import SLOVerifySensor
 
 SAMPLE = "Setup ultra-low latency URLLC slice with 5ms latency for autonomous vehicles at edge2"
 
@@ -60,6 +69,13 @@ SAMPLE = "Setup ultra-low latency URLLC slice with 5ms latency for autonomous ve
             title="Dry run",
             description="Compile and render only; deliver nothing.",
         ),
+        "slo_profile": Param(
+            "default",
+            type="string",
+            pattern="^[a-z0-9_-]+$",
+            title="SLO profile",
+            description="Verification profile of config/slo.yaml: default (10 min window) or demo (30 s).",
+        ),
     },
 )
 def intent_pipeline():
@@ -87,9 +103,59 @@ def intent_pipeline():
         from edge_intent import pipeline
 
         context = get_current_context()
-        return pipeline.deliver(rendered, dry_run=context["params"]["dry_run"], run_id=context["run_id"])
+        return pipeline.deliver(
+            rendered, dry_run=context["params"]["dry_run"], run_id=context["run_id"], ti=context["ti"]
+        )
 
-    delivered = deliver(render(compile(validate())))
+    @task.branch(task_display_name="Verifying: decide", trigger_rule=TriggerRule.ALL_DONE, retries=0)
+    def decide():
+        from edge_intent import pipeline
+
+        context = get_current_context()
+        return pipeline.decide(context["ti"], context["params"]["dry_run"])
+
+    @task(task_display_name="Succeeded: report")
+    def report() -> dict:
+        from edge_intent import pipeline
+
+        context = get_current_context()
+        return pipeline.report(context["ti"], context["run_id"])
+
+    @task_group(group_id="rollback")
+    def rollback():
+        @task(task_display_name="RollingBack: revert", execution_timeout=timedelta(minutes=1))
+        def revert() -> dict:
+            from edge_intent import pipeline
+
+            context = get_current_context()
+            return pipeline.revert(context["ti"], context["run_id"])
+
+        @task(task_display_name="RollingBack: evidence", trigger_rule=TriggerRule.NONE_SKIPPED, retries=0)
+        def evidence() -> dict:
+            from edge_intent import pipeline
+
+            context = get_current_context()
+            return pipeline.write_evidence(context["ti"], context["dag"].dag_id, context["run_id"])
+
+        reverted = revert()
+        restored = RestoreSensor(
+            task_id="wait_for_restore",
+            task_display_name="RollingBack: restore sync",
+            targets=reverted,
+            timeout=300,
+            retries=0,
+        )
+        reverted >> restored >> evidence()
+
+    @task(task_display_name="Watcher", trigger_rule=TriggerRule.ALL_DONE, retries=0)
+    def watcher() -> str:
+        from edge_intent import pipeline
+
+        context = get_current_context()
+        return pipeline.watch(context["ti"], context["params"]["dry_run"])
+
+    compiled = compile(validate())
+    delivered = deliver(render(compiled))
     synced = RootSyncSensor(
         task_id="wait_for_sync",
         task_display_name="Reconciling: RootSync",
@@ -104,7 +170,21 @@ def intent_pipeline():
         timeout=300,
         retries=0,
     )
-    synced >> fulfilled
+    verified = SLOVerifySensor(
+        task_id="verify_slos",
+        task_display_name="Verifying: SLOs",
+        targets=delivered,
+        compiled=compiled,
+        profile="{{ params.slo_profile }}",
+        timeout=600,
+        execution_timeout=timedelta(minutes=11),
+        retries=0,
+    )
+    decision = decide()
+    succeeded = report()
+    rolled_back = rollback()
+    synced >> fulfilled >> verified >> decision >> [succeeded, rolled_back]
+    [succeeded, rolled_back] >> watcher()  # not a direct downstream of the branch, which would skip it
 
 
 intent_pipeline()

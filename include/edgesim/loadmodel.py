@@ -18,7 +18,25 @@ from dataclasses import dataclass, field
 from .faults import Faults
 from .store import Store
 
-BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+BUCKETS = (
+    0.001,
+    0.002,
+    0.003,
+    0.004,
+    0.005,
+    0.0075,
+    0.01,
+    0.025,
+    0.05,
+    0.075,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+)
 RATE_PER_POD = 20.0
 BASE_LATENCY_S = {"URLLC": 0.002, "eMBB": 0.02, "mMTC": 0.05}
 BASE_ERROR_RATE = 0.001

@@ -39,6 +39,34 @@ class PushRejectedError(GitError):
     """Every push attempt was rejected because ``main`` kept moving."""
 
 
+class RevertConflictError(GitError):
+    """Reverting a commit conflicts with what came after it; nothing was pushed."""
+
+    def __init__(self, message: str, files: list[str]) -> None:
+        super().__init__(message)
+        self.files = files
+
+
+@dataclass(frozen=True)
+class Revert:
+    """The outcome of reverting one delivery.
+
+    :param sha: the revert commit on ``main``.
+    :param reverted: the commit it reverts.
+    :param previous: what ``main`` pointed at before the revert.
+    :param created: False when an earlier attempt had already pushed it.
+    :param removed: True when the intent's directory no longer exists on ``main``.
+    :param seconds: wall time, including pushes.
+    """
+
+    sha: str
+    reverted: str
+    previous: str
+    created: bool
+    removed: bool
+    seconds: float
+
+
 @dataclass(frozen=True)
 class Delivery:
     """The outcome of one delivery.
@@ -214,6 +242,67 @@ class SiteRepo:
             "main kept moving"
         )
 
+    def revert(self, intent_id: str, sha: str, *, message: str) -> Revert:
+        """Revert exactly commit ``sha`` on ``main`` and push: never ``HEAD`` blindly, never force.
+
+        Later commits (other intents) stay. A conflict aborts the revert and raises
+        :class:`RevertConflictError` with the conflicting files; nothing is pushed then.
+        """
+        if not INTENT_ID.match(intent_id) or not _SHA.match(sha):
+            raise ValueError("revert needs a DNS-1123 intent id and a full commit SHA")
+        started = time.monotonic()
+        relative = f"intents/{intent_id}"
+        with self._locked():
+            self._ensure_clone()
+            for attempt in range(1, self.max_attempts + 1):
+                previous = self._sync()
+                if self._git("merge-base", "--is-ancestor", sha, "HEAD", check=False).returncode != 0:
+                    raise GitError(
+                        f"commit {sha[:12]} is not on {self.branch} of {self.url}; nothing to revert"
+                    )
+                earlier = self._git("log", "--format=%H", f"--grep=^Reverts: {sha}$", "HEAD").stdout.split()
+                if earlier:
+                    return Revert(
+                        earlier[0],
+                        sha,
+                        previous,
+                        False,
+                        not (self.path / relative).exists(),
+                        time.monotonic() - started,
+                    )
+                attempt_revert = self._git("revert", "--no-edit", "--no-commit", sha, check=False)
+                if attempt_revert.returncode != 0:
+                    files = self._git("diff", "--name-only", "--diff-filter=U", check=False).stdout.split()
+                    self._git("revert", "--abort", check=False)
+                    self._sync()
+                    raise RevertConflictError(
+                        f"reverting {sha[:12]} on {self.url} conflicts with later commits in "
+                        f"{', '.join(files) or 'the tree'}; nothing was pushed",
+                        files,
+                    )
+                self._git(
+                    "commit", "--quiet", "--no-verify", "--allow-empty", "-m", f"{message}\nReverts: {sha}\n"
+                )
+                revert_sha = self._git("rev-parse", "HEAD").stdout.strip()
+                push = self._git(
+                    "push", "--porcelain", "origin", f"HEAD:refs/heads/{self.branch}", check=False
+                )
+                if push.returncode == 0:
+                    return Revert(
+                        revert_sha,
+                        sha,
+                        previous,
+                        True,
+                        not (self.path / relative).exists(),
+                        time.monotonic() - started,
+                    )
+                if not _rejected(push):
+                    raise GitError(f"git push to {self.url} failed: {_explain(push.stderr + push.stdout)}")
+                time.sleep(min(0.05 * 2**attempt, 1.0) * random.uniform(0.5, 1.5))  # noqa: S311 (jitter)
+        raise PushRejectedError(
+            f"push of the revert of {sha[:12]} to {self.url} was rejected {self.max_attempts} times"
+        )
+
     def contains(self, later: str, sha: str) -> bool:
         """True when commit ``later`` (on ``main``) has ``sha`` in its history."""
         if not (_SHA.match(later) and _SHA.match(sha)):
@@ -260,6 +349,15 @@ def _explain(text: str) -> str:
 def _words(text: str) -> str:
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     return " / ".join(lines[-4:]) or "no output"
+
+
+def revert_message(intent_id: str, site: str, sha: str, run_id: str | None, reason: str) -> str:
+    """The message of a rollback commit; ``Reverts:`` is added by :meth:`SiteRepo.revert`."""
+    run = run_id or "manual"
+    return (
+        f"Roll back intent {intent_id} at {site}: revert {sha[:12]}\n\n{reason}\n\n"
+        f"Intent-Id: {intent_id}\nSite: {site}\nDag-Run-Id: {run}"
+    )
 
 
 def commit_message(intent_id: str, site: str, run_id: str | None) -> str:

@@ -12,11 +12,13 @@ import contextlib
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,6 +75,7 @@ class Stack:
     git_users: dict[str, dict[str, Any]] = field(default_factory=dict)
     site_secrets: dict[str, dict[str, str]] = field(default_factory=dict)
     airflow_url: str = ""
+    prometheus_url: str = ""
 
     # -- processes -------------------------------------------------------------------------------
 
@@ -160,6 +163,64 @@ class Stack:
         service.url = _wait_for_file(state, service.process, f"the simulator of {site}")["url"]
         return service.url
 
+    def start_prometheus(self, *, scrape_interval: str = "1s", timeout: float = 60) -> str:
+        """The real Prometheus server, scraping every simulated site, on a free loopback port."""
+        binary = shutil.which("prometheus")
+        if binary is None:
+            raise RuntimeError(
+                "Prometheus is not installed: apt-get install --no-install-recommends prometheus"
+            )
+        jobs = [
+            {
+                "job_name": f"edgesim-{site}",
+                "honor_labels": True,
+                "scrape_interval": scrape_interval,
+                "static_configs": [
+                    {"targets": [self.site_url(site).removeprefix("http://")], "labels": {"site": site}}
+                ],
+            }
+            for site in self.sites
+        ]
+        config = self.root / "prometheus.yml"
+        config.write_text(
+            json.dumps(
+                {
+                    "global": {"scrape_interval": scrape_interval, "evaluation_interval": scrape_interval},
+                    "scrape_configs": jobs,
+                },
+                indent=2,
+            )
+        )
+        port = free_port()
+        service = self._spawn(
+            "prometheus",
+            [
+                binary,
+                f"--config.file={config}",
+                f"--storage.tsdb.path={self.root / 'prometheus-data'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+                "--storage.tsdb.retention.time=1d",
+                "--log.level=warn",
+            ],
+        )
+        service.url = self.prometheus_url = f"http://127.0.0.1:{port}"
+        deadline = time.time() + timeout
+        query = urllib.parse.urlencode({"query": "sum(up)"})
+        while time.time() < deadline:
+            if service.process.poll() is not None:
+                raise RuntimeError(f"Prometheus exited; see {service.log}")
+            try:
+                with urllib.request.urlopen(
+                    f"{self.prometheus_url}/api/v1/query?{query}", timeout=2
+                ) as reply:
+                    result = json.load(reply)["data"]["result"]
+                if result and float(result[0]["value"][1]) == len(self.sites):
+                    return self.prometheus_url
+            except OSError:
+                pass
+            time.sleep(0.25)
+        raise TimeoutError(f"Prometheus did not scrape every site within {timeout:g} s; see {service.log}")
+
     def site_url(self, site: str) -> str:
         return self.services[site].url
 
@@ -177,6 +238,10 @@ class Stack:
                 }
             )
         }
+        if self.prometheus_url:
+            env["AIRFLOW_CONN_PROMETHEUS_DEFAULT"] = json.dumps(
+                {"conn_type": "http", "host": self.prometheus_url}
+            )
         for site in self.sites:
             conn_id = load_settings().catalogue.get(site).kubernetesConnId
             kube_config = {
@@ -214,6 +279,7 @@ class Stack:
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
             "EDGE_INTENT_GIT_CACHE": str(self.root / "git-cache"),
+            "EDGE_INTENT_EVIDENCE_DIR": str(self.root / "evidence"),
             "PYTHONWARNINGS": "ignore",
             **self.connections_env(),
         }
@@ -294,6 +360,7 @@ class Stack:
         return {
             "root": str(self.root),
             "git": self.git_url,
+            "prometheus": self.prometheus_url,
             "sites": {site: self.site_url(site) for site in self.sites if site in self.services},
             "airflow": {"url": self.airflow_url, "login": {"username": ADMIN[0], "password": ADMIN[1]}}
             if self.airflow_url
@@ -320,14 +387,23 @@ class Stack:
         self.services.clear()
 
 
-def start(root: Path, sites: list[str] | None = None, *, airflow: bool = False, period: float = 1.0) -> Stack:
-    """Start the Git server and one simulator per site (and Airflow when asked)."""
+def start(
+    root: Path,
+    sites: list[str] | None = None,
+    *,
+    airflow: bool = False,
+    prometheus: bool = False,
+    period: float = 1.0,
+) -> Stack:
+    """Start the Git server and one simulator per site (and Prometheus and Airflow when asked)."""
     stack = Stack(Path(root), sites or list(load_settings().catalogue.names))
     stack.root.mkdir(parents=True, exist_ok=True)
     try:
         stack.start_git()
         for site in stack.sites:
             stack.start_site(site, period=period)
+        if prometheus or airflow:
+            stack.start_prometheus()
         if airflow:
             stack.start_airflow()
     except BaseException:

@@ -46,15 +46,38 @@ class SiteWaitSensor(BaseSensorOperator):
         self.deferrable = deferrable
         self.poll_interval = poll_interval
 
-    def _verdicts(self):
+    def _record(self, context, kind: str, message: str) -> None:
+        """Leave the failure in XCom (key ``failure``) for the rollback's evidence."""
+        ti = (context or {}).get("ti")
+        if ti is not None:
+            ti.xcom_push(
+                key="failure",
+                value={"task": self.task_id, "kind": kind, "message": message, "at": time.time()},
+            )
+
+    def _fail(self, context, message: str) -> SiteWaitFailed:
+        self._record(context, "error", message)
+        return SiteWaitFailed(message)
+
+    def _timeout(self, context, message: str) -> AirflowSensorTimeout:
+        self._record(context, "timeout", message)
+        return AirflowSensorTimeout(message)
+
+    def _done(self, context, result: dict[str, Any]) -> dict[str, Any]:
+        ti = (context or {}).get("ti")
+        if ti is not None:
+            ti.xcom_push(key="completed_at", value=time.time())
+        return result
+
+    def _verdicts(self, context=None):
         verdicts = check_sites(self.kind, self.targets)
         failed = {name: check for name, check in verdicts.items() if check.state == "error"}
         if failed:
-            raise SiteWaitFailed(f"{self.what} failed: {summary(failed)}")
+            raise self._fail(context, f"{self.what} failed: {summary(failed)}")
         return verdicts
 
     def poke(self, context) -> bool:
-        verdicts = self._verdicts()
+        verdicts = self._verdicts(context)
         done = all(check.state == "done" for check in verdicts.values())
         self.log.info("%s %s: %s", self.what, "complete" if done else "pending", summary(verdicts))
         return done
@@ -69,10 +92,10 @@ class SiteWaitSensor(BaseSensorOperator):
         if not self.targets:
             return {}
         deadline = time.time() + self.timeout
-        verdicts = self._verdicts()
+        verdicts = self._verdicts(context)
         if all(check.state == "done" for check in verdicts.values()):
             self.log.info("%s complete: %s", self.what, summary(verdicts))
-            return self._result(verdicts)
+            return self._done(context, self._result(verdicts))
         if self.deferrable:
             self.defer(
                 trigger=SiteWaitTrigger(
@@ -85,25 +108,25 @@ class SiteWaitSensor(BaseSensorOperator):
             self.log.info("%s pending: %s", self.what, summary(verdicts))
             if time.time() >= deadline:
                 pending = {n: c for n, c in verdicts.items() if c.state != "done"}
-                raise AirflowSensorTimeout(
-                    f"{self.what} did not complete within {self.timeout:g} s: {summary(pending)}"
+                raise self._timeout(
+                    context, f"{self.what} did not complete within {self.timeout:g} s: {summary(pending)}"
                 )
             time.sleep(self.poll_interval)
-            verdicts = self._verdicts()
+            verdicts = self._verdicts(context)
             if all(check.state == "done" for check in verdicts.values()):
                 self.log.info("%s complete: %s", self.what, summary(verdicts))
-                return self._result(verdicts)
+                return self._done(context, self._result(verdicts))
 
     def execute_complete(self, context, event: dict[str, Any]) -> dict[str, dict[str, str]]:
         status = event.get("status")
         if status == "success":
             self.log.info("%s complete: %s", self.what, event["message"])
-            return event["sites"]
+            return self._done(context, event["sites"])
         if status == "timeout":
-            raise AirflowSensorTimeout(
-                f"{self.what} did not complete within {self.timeout:g} s: {event['message']}"
+            raise self._timeout(
+                context, f"{self.what} did not complete within {self.timeout:g} s: {event['message']}"
             )
-        raise SiteWaitFailed(f"{self.what} failed: {event.get('message', event)}")
+        raise self._fail(context, f"{self.what} failed: {event.get('message', event)}")
 
 
 class RootSyncSensor(SiteWaitSensor):
@@ -118,3 +141,10 @@ class ProvisioningRequestSensor(SiteWaitSensor):
 
     kind = "provisioning"
     what = "O2IMS provisioning"
+
+
+class RestoreSensor(SiteWaitSensor):
+    """RollingBack: every site synced to its revert commit, and the intent's objects gone."""
+
+    kind = "restore"
+    what = "Restore sync"

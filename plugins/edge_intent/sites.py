@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from airflow.providers.cncf.kubernetes.hooks.kubernetes import KubernetesHook
 
 GIT_CONN_ID = "gitea_default"
+PROMETHEUS_CONN_ID = "prometheus_default"
 ROOTSYNC = ("configsync.gke.io", "v1beta1", "rootsyncs", "root-sync", "config-management-system")
 PROVISIONING = ("o2ims.provisioning.oran.org", "v1alpha1", "provisioningrequests")
 
@@ -55,6 +56,21 @@ def site_repo(site_name: str, conn_id: str = GIT_CONN_ID) -> SiteRepo:
     return SiteRepo(url, auth, git_cache_dir())
 
 
+def prometheus_url(conn_id: str = PROMETHEUS_CONN_ID) -> tuple[str, dict[str, str]]:
+    """Prometheus' base URL and request headers (basic auth when the connection has a login)."""
+    import base64
+
+    conn = BaseHook.get_connection(conn_id)
+    host = (conn.host or "").rstrip("/")
+    if "://" not in host:
+        host = f"{conn.schema or 'http'}://{host}{f':{conn.port}' if conn.port else ''}"
+    headers = {}
+    if conn.login:
+        token = base64.b64encode(f"{conn.login}:{conn.password or ''}".encode()).decode()
+        headers["Authorization"] = f"Basic {token}"
+    return host, headers
+
+
 class EdgeSite:
     """Reads one site's Kubernetes API through its Airflow connection (KubernetesHook)."""
 
@@ -73,6 +89,17 @@ class EdgeSite:
         return self.hook.get_custom_object(
             group=group, version=version, plural=plural, name=name, namespace=namespace
         )
+
+    def namespace_exists(self, name: str) -> bool:
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            self.hook.core_v1_client.read_namespace(name)
+        except ApiException as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
 
     def provisioning_request(self, name: str) -> dict[str, Any] | None:
         from kubernetes.client.exceptions import ApiException

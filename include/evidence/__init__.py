@@ -1,0 +1,1 @@
+"""Rollback evidence and intent reports: documents built from measured values only."""

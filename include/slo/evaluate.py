@@ -1,0 +1,244 @@
+"""Evaluate SLOs over a window: every evaluation recorded, limits applied, one verdict.
+
+Every ``interval`` seconds each SLO of each site is queried at that instant. An evaluation fails
+when its value misses the threshold, or when there is no value and the profile's ``missingData``
+is ``fail`` (the default: unreachable Prometheus or no samples never pass). A rollback-class SLO
+breaks when it fails ``failureLimit`` evaluations in the window or ``consecutiveLimit`` in a row
+(a scale-class SLO needs twice as many in a row: it must persist); the window then ends at once.
+Alert-class failures are recorded and reported but never roll back.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .definitions import SLO, Profile
+
+
+class PrometheusUnavailable(Exception):
+    """Prometheus could not be queried (unreachable, refused, or an error answer)."""
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    site: str
+    slo: str
+    time: float
+    query: str
+    value: float | None
+    threshold: float
+    unit: str
+    met: bool | None
+    error: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class _Track:
+    slo: SLO
+    evaluations: int = 0
+    failures: int = 0
+    consecutive: int = 0
+    longest: int = 0
+    first_failure: float | None = None
+    breached_at: float | None = None
+
+    def limit(self, profile: Profile) -> int:
+        return profile.consecutiveLimit * (2 if self.slo.action == "scale" else 1)
+
+
+@dataclass
+class Verdict:
+    """The outcome of a verification window.
+
+    :param result: ``pass`` or ``breach``.
+    :param trigger: why it did not pass (``slo_breach``, ``missing_data``), or None.
+    """
+
+    result: str
+    trigger: str | None
+    started: float
+    ended: float
+    evaluations: list[Evaluation]
+    slos: dict[str, dict[str, dict[str, Any]]]
+    breaches: list[dict[str, Any]] = field(default_factory=list)
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "result": self.result,
+            "trigger": self.trigger,
+            "started": self.started,
+            "ended": self.ended,
+            "evaluations": [e.as_json() for e in self.evaluations],
+            "slos": self.slos,
+            "breaches": self.breaches,
+            "alerts": self.alerts,
+        }
+
+
+def _value(raw: float | None) -> float | None:
+    return None if raw is None or math.isnan(raw) or math.isinf(raw) else raw
+
+
+def verify(
+    slos: list[SLO],
+    profile: Profile,
+    query: Callable[[str, float], float | None],
+    *,
+    clock: Callable[[], float] = time.time,
+    sleep: Callable[[float], None] = time.sleep,
+    on_evaluation: Callable[[Evaluation], None] | None = None,
+) -> Verdict:
+    """Run the verification window; see the module docstring.
+
+    :param query: ``query(promql, at)`` returns the instant value at ``at`` (None: no samples) or
+        raises :class:`PrometheusUnavailable`.
+    """
+    tracks = {(s.site, s.name): _Track(s) for s in slos}
+    evaluations: list[Evaluation] = []
+    started = clock()
+    tick = started
+    while True:
+        at = clock()
+        for track in tracks.values():
+            slo = track.slo
+            error = None
+            try:
+                value = _value(query(slo.query, at))
+            except PrometheusUnavailable as exc:
+                value, error = None, str(exc)
+            if value is None and profile.missingData == "ignore":
+                met = None
+            else:
+                met = value is not None and slo.met_by(value)
+            evaluation = Evaluation(
+                slo.site,
+                slo.name,
+                at,
+                slo.query,
+                value,
+                slo.threshold,
+                slo.unit,
+                met,
+                error or (None if value is not None else "no samples"),
+            )
+            evaluations.append(evaluation)
+            if on_evaluation:
+                on_evaluation(evaluation)
+            if met is None:
+                continue
+            track.evaluations += 1
+            if met:
+                track.consecutive = 0
+                continue
+            track.failures += 1
+            track.consecutive += 1
+            track.longest = max(track.longest, track.consecutive)
+            track.first_failure = track.first_failure if track.first_failure is not None else at
+            if (
+                slo.rolls_back
+                and track.breached_at is None
+                and (track.failures >= profile.failureLimit or track.consecutive >= track.limit(profile))
+            ):
+                track.breached_at = at
+        breached = [t for t in tracks.values() if t.breached_at is not None]
+        if breached:
+            return _verdict(
+                "breach", _trigger(breached, evaluations), started, at, evaluations, tracks, profile
+            )
+        if at - started >= profile.window:
+            unobserved = [t for t in tracks.values() if t.slo.rolls_back and t.evaluations == 0]
+            if unobserved:
+                for track in unobserved:
+                    track.breached_at = at
+                return _verdict("breach", "missing_data", started, at, evaluations, tracks, profile)
+            return _verdict("pass", None, started, at, evaluations, tracks, profile)
+        tick += profile.interval
+        sleep(max(0.0, tick - clock()))
+
+
+def _trigger(breached: list[_Track], evaluations: list[Evaluation]) -> str:
+    keys = {(t.slo.site, t.slo.name) for t in breached}
+    failed = [e for e in evaluations if (e.site, e.slo) in keys and e.met is False]
+    return "slo_breach" if any(e.value is not None for e in failed) else "missing_data"
+
+
+def _verdict(
+    result: str,
+    trigger: str | None,
+    started: float,
+    ended: float,
+    evaluations: list[Evaluation],
+    tracks: dict,
+    profile: Profile,
+) -> Verdict:
+    slos: dict[str, dict[str, dict[str, Any]]] = {}
+    breaches, alerts = [], []
+    for (site, name), track in tracks.items():
+        slo = track.slo
+        values = [e.value for e in evaluations if (e.site, e.slo) == (site, name) and e.value is not None]
+        status = (
+            "breached"
+            if track.breached_at is not None
+            else "failing"
+            if track.failures
+            else "met"
+            if track.evaluations
+            else "no data"
+        )
+        entry = {
+            "description": slo.description,
+            "query": slo.query,
+            "threshold": slo.threshold,
+            "unit": slo.unit,
+            "condition": slo.condition,
+            "basis": slo.basis,
+            "action": slo.action,
+            "status": status,
+            "evaluations": track.evaluations,
+            "failures": track.failures,
+            "longestFailureRun": track.longest,
+            "last": values[-1] if values else None,
+            "worst": (max(values) if slo.condition == "below" else min(values)) if values else None,
+        }
+        slos.setdefault(site, {})[name] = entry
+        samples = [e.as_json() for e in evaluations if (e.site, e.slo) == (site, name)]
+        if track.breached_at is not None:
+            breaches.append(
+                {
+                    "site": site,
+                    "slo": name,
+                    "query": slo.query,
+                    "threshold": slo.threshold,
+                    "unit": slo.unit,
+                    "firstFailure": track.first_failure,
+                    "detectedAt": track.breached_at,
+                    "breachDuration": round(
+                        track.breached_at - (track.first_failure or track.breached_at), 3
+                    ),
+                    "limits": {
+                        "failureLimit": profile.failureLimit,
+                        "consecutiveLimit": track.limit(profile),
+                    },
+                    "samples": samples,
+                }
+            )
+        elif slo.action == "alert" and track.failures:
+            alerts.append(
+                {
+                    "site": site,
+                    "slo": name,
+                    "failures": track.failures,
+                    "threshold": slo.threshold,
+                    "unit": slo.unit,
+                    "worst": entry["worst"],
+                }
+            )
+    return Verdict(result, trigger, started, ended, evaluations, slos, breaches, alerts)
