@@ -144,7 +144,7 @@ def run_pipeline(keep: bool) -> int:
         api = AirflowAPI(stack.airflow_url, *localstack.ADMIN)
         api.wait_for_dag(DAG_ID)
         print(f"\nSubmitting through Airflow's REST API: {PIPELINE_SAMPLE!r}")
-        run_id = api.trigger(DAG_ID, {"intent": PIPELINE_SAMPLE})
+        run_id = api.trigger(DAG_ID, {"intent": PIPELINE_SAMPLE, "slo_profile": "demo"})
         print(f"  DAG run {run_id}")
         submitted = time.perf_counter()
         details: dict[str, object] = {}

@@ -26,7 +26,7 @@ def airflow_db():
 @pytest.fixture(scope="session")
 def sites_stack(tmp_path_factory):
     """A Git server and both catalogue sites as real processes; connections in AIRFLOW_CONN_*."""
-    stack = localstack.start(tmp_path_factory.mktemp("stack"), period=0.5)
+    stack = localstack.start(tmp_path_factory.mktemp("stack"), prometheus=True, period=0.5)
     saved = dict(os.environ)
     os.environ.update(stack.connections_env())
     yield stack

@@ -23,7 +23,7 @@ def running(tmp_path_factory):
 def test_rest_trigger_takes_an_intent_to_synced_through_the_triggerer(running):
     stack, api = running
     stack.control("edge2", "POST", "/control/sync", {"paused": True})  # so the sync wait has to defer
-    run_id = api.trigger(DAG, {"intent": "URLLC slice with 5 ms latency at all sites"})
+    run_id = api.trigger(DAG, {"intent": "URLLC slice with 8 ms latency at all sites", "slo_profile": "demo"})
     states: dict[str, list[str]] = {}
 
     def record(ti):

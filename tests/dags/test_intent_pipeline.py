@@ -45,6 +45,13 @@ def test_phases_in_order(dag):
         "deliver",
         "wait_for_sync",
         "wait_for_o2ims",
+        "verify_slos",
+        "decide",
+        "report",
+        "rollback.revert",
+        "rollback.wait_for_restore",
+        "rollback.evidence",
+        "watcher",
     ]
     timeouts = {t.task_id: t.execution_timeout for t in dag.tasks}
     assert timeouts["validate"].total_seconds() == 30
@@ -84,9 +91,16 @@ def _remote_files(stack, site):
 
 
 def test_run_takes_an_intent_to_synced_on_two_sites(dag, sites_stack):
-    run = dag.test(run_conf={"intent": "URLLC slice with 5 ms latency and 99.999% reliability at all sites"})
+    run = dag.test(
+        run_conf={
+            "intent": "URLLC slice with 8 ms latency and 99.999% reliability at all sites",
+            "slo_profile": "demo",
+        }
+    )
     assert run.state == "success", _states(run)
-    assert set(_states(run).values()) == {"success"}
+    states = _states(run)
+    assert {states[t] for t in states if not t.startswith("rollback.")} == {"success"}
+    assert {states[t] for t in states if t.startswith("rollback.")} == {"skipped"}
     ti = {t.task_id: t for t in run.get_task_instances()}
     delivered = ti["deliver"].xcom_pull(task_ids="deliver")
     synced = ti["wait_for_sync"].xcom_pull(task_ids="wait_for_sync")
@@ -108,6 +122,8 @@ def test_dry_run_delivers_nothing(dag, sites_stack):
     states = _states(run)
     assert states["render"] == "success"
     assert states["deliver"] == states["wait_for_sync"] == states["wait_for_o2ims"] == "skipped"
+    assert states["report"] == states["rollback.revert"] == "skipped"
+    assert states["watcher"] == "success" and run.state == "success"
     assert {site: _remote_files(sites_stack, site) for site in ("edge1", "edge2")} == before
 
 
@@ -134,7 +150,10 @@ def test_invalid_input_fails_validate_without_retry(dag, sites_stack, conf, fiel
         assert states["validate"] == "success"
         return
     assert states["validate"] == "failed"
-    assert all(state in ("upstream_failed", None) for task, state in states.items() if task != "validate")
+    phases = ["compile", "render", "deliver", "wait_for_sync", "wait_for_o2ims", "verify_slos"]
+    assert {states[task] for task in phases} == {"upstream_failed"}
+    assert states["report"] == states["rollback.revert"] == "skipped"  # nothing delivered, nothing to undo
+    assert states["watcher"] == "failed" and run.state == "failed"
     ti = next(t for t in run.get_task_instances() if t.task_id == "validate")
     assert ti.try_number == 1
     errors = ti.xcom_pull(task_ids="validate", key="errors")
@@ -147,7 +166,7 @@ def fresh_stack(tmp_path, airflow_db):
     """A stack of its own, for runs that break it."""
     import os
 
-    stack = localstack.start(tmp_path / "stack", period=0.5)
+    stack = localstack.start(tmp_path / "stack", prometheus=True, period=0.5)
     saved = dict(os.environ)
     os.environ.update(stack.connections_env())
     os.environ["EDGE_INTENT_GIT_CACHE"] = str(tmp_path / "cache")
@@ -168,6 +187,14 @@ def test_unappliable_manifest_fails_the_sync_wait_fast(dag, fresh_stack):
     assert states["deliver"] == "success"
     assert states["wait_for_sync"] == "failed"
     assert time.time() - started < 120  # far inside the 300 s sync timeout
+    # what was pushed is taken back; the site still cannot sync (someone else's manifest), and the
+    # evidence says so
+    assert states["rollback.revert"] == "success"
+    assert states["rollback.evidence"] == "success"
+    assert states["watcher"] == "failed" and run.state == "failed"
+    evidence = next(t for t in run.get_task_instances() if t.task_id == "rollback.evidence")
+    summary = evidence.xcom_pull(task_ids="rollback.evidence")
+    assert summary["trigger"] == "sync_failed"
 
 
 def test_git_server_down_fails_delivery_after_retries(dag, fresh_stack):
