@@ -126,6 +126,79 @@ def _rootsync_line(stack, site: str) -> str:
     )
 
 
+BREAKING_SAMPLE = "eMBB slice with 50 ms latency and 300 Mbps downlink for video streaming at edge2"
+INJECTED_LATENCY_MS = 200
+
+
+def _follow(api, stack, text: str, phases: dict[str, str], break_after_sync: bool = False) -> dict:
+    """Submit ``text``, print each phase as it happens, and return what the run produced."""
+    print(f"\nSubmitting through Airflow's REST API: {text!r}")
+    run_id = api.trigger(DAG_ID, {"intent": text, "slo_profile": "demo"})
+    print(f"  DAG run {run_id}")
+    submitted = time.perf_counter()
+    details: dict = {"runId": run_id, "intent": text}
+
+    def show(ti: dict) -> None:
+        if ti["state"] is None:
+            return
+        phase = phases.get(ti["task_id"], ti["task_id"])
+        print(f"  {time.perf_counter() - submitted:6.1f} s  {phase:<12} {ti['task_id']:<26} {ti['state']}")
+        if ti["state"] != "success":
+            return
+        task = ti["task_id"]
+        if task == "deliver":
+            details["delivered"] = api.xcom(DAG_ID, run_id, "deliver")
+            for site, result in sorted(details["delivered"].items()):
+                print(f"{'':24}{site}: commit {result['sha'][:12]} pushed to {result['repo']}")
+        elif task in ("wait_for_sync", "rollback.wait_for_restore"):
+            for site in sorted(api.xcom(DAG_ID, run_id, task)):
+                print(f"{'':24}{site}: RootSync {_rootsync_line(stack, site)}")
+        elif task == "wait_for_o2ims":
+            for site, result in sorted(api.xcom(DAG_ID, run_id, task).items()):
+                print(f"{'':24}{site}: ProvisioningRequest {result['message']}")
+            if break_after_sync:
+                namespace = f"intent-{api.xcom(DAG_ID, run_id, 'render')['intentId']}"
+                for site in details["delivered"]:
+                    stack.control(
+                        site, "PUT", f"/control/faults/{namespace}", {"latencyMs": INJECTED_LATENCY_MS}
+                    )
+                    print(
+                        f"{'':24}{site}: fault injected: +{INJECTED_LATENCY_MS} ms on every request of {namespace}"
+                    )
+        elif task == "verify_slos":
+            verdict = api.xcom(DAG_ID, run_id, task)
+            details["verdict"] = verdict["result"]
+            for site, slos in sorted(verdict["slos"].items()):
+                summary = ", ".join(
+                    f"{name} {entry['status']}"
+                    + (
+                        f" ({entry['last']:.1f}/{entry['threshold']:g} {entry['unit']})"
+                        if entry["last"] is not None
+                        else ""
+                    )
+                    for name, entry in slos.items()
+                )
+                print(f"{'':24}{site}: {summary}")
+            print(
+                f"{'':24}verdict: {verdict['result']}"
+                + (f" ({verdict['trigger']})" if verdict["trigger"] else "")
+            )
+        elif task == "report":
+            details["report"] = api.xcom(DAG_ID, run_id, task)["path"]
+            print(f"{'':24}intent report: {details['report']}")
+        elif task == "rollback.evidence":
+            details["evidence"] = api.xcom(DAG_ID, run_id, task)["path"]
+
+    run = api.follow(DAG_ID, run_id, timeout=900, on_change=show)
+    details["state"] = run["state"]
+    details["elapsedSeconds"] = round(time.perf_counter() - submitted, 2)
+    outcome = (
+        "Succeeded" if details.get("report") else "rolled back, run Failed" if details.get("evidence") else ""
+    )
+    print(f"  Run {run['state']} in {details['elapsedSeconds']:.1f} s{': ' + outcome if outcome else ''}.")
+    return details
+
+
 def run_pipeline(keep: bool) -> int:
     from edge_intent.pipeline import PHASES
     from include.localstack import stack as localstack
@@ -133,64 +206,42 @@ def run_pipeline(keep: bool) -> int:
 
     if STACK_FILE.exists():
         raise SystemExit(f"a demo stack is still up ({STACK_FILE}); run 'make down' first")
-    print("\nStarting the local stack (Git server, simulated sites, Airflow on SQLite) ...")
+    print("\nStarting the local stack (Git server, simulated sites, Prometheus, Airflow on SQLite) ...")
     started = time.perf_counter()
     stack = localstack.start(DEMO / "stack", airflow=True)
     try:
         print(
-            f"  up in {time.perf_counter() - started:.0f} s: Git {stack.git_url}; "
+            f"  up in {time.perf_counter() - started:.0f} s: Git {stack.git_url}; Prometheus {stack.prometheus_url}; "
             + ", ".join(f"{site} {stack.site_url(site)} (simulated)" for site in stack.sites)
         )
         api = AirflowAPI(stack.airflow_url, *localstack.ADMIN)
         api.wait_for_dag(DAG_ID)
-        print(f"\nSubmitting through Airflow's REST API: {PIPELINE_SAMPLE!r}")
-        run_id = api.trigger(DAG_ID, {"intent": PIPELINE_SAMPLE, "slo_profile": "demo"})
-        print(f"  DAG run {run_id}")
-        submitted = time.perf_counter()
-        details: dict[str, object] = {}
-
-        def show(ti: dict) -> None:
-            if ti["state"] is None:
-                return
-            phase = PHASES.get(ti["task_id"], ti["task_id"])
-            line = (
-                f"  {time.perf_counter() - submitted:6.1f} s  {phase:<12} {ti['task_id']:<15} {ti['state']}"
-            )
-            print(line)
-            if ti["state"] != "success":
-                return
-            if ti["task_id"] == "deliver":
-                delivered = api.xcom(DAG_ID, run_id, "deliver")
-                details["delivered"] = delivered
-                for site, result in sorted(delivered.items()):
-                    print(f"{'':24}{site}: commit {result['sha'][:12]} pushed to {result['repo']}")
-            elif ti["task_id"] == "wait_for_sync":
-                details["synced"] = api.xcom(DAG_ID, run_id, "wait_for_sync")
-                for site in stack.sites:
-                    print(f"{'':24}{site}: RootSync {_rootsync_line(stack, site)}")
-            elif ti["task_id"] == "wait_for_o2ims":
-                details["provisioned"] = api.xcom(DAG_ID, run_id, "wait_for_o2ims")
-                for site, result in sorted(details["provisioned"].items()):
-                    print(f"{'':24}{site}: ProvisioningRequest {result['message']}")
-
-        run = api.follow(DAG_ID, run_id, timeout=600, on_change=show)
-        elapsed = time.perf_counter() - submitted
-        print(f"\nRun {run['state']} in {elapsed:.1f} s.")
-        summary = {
-            "dagId": DAG_ID,
-            "runId": run_id,
-            "state": run["state"],
-            "intent": PIPELINE_SAMPLE,
-            "elapsedSeconds": round(elapsed, 2),
-            **details,
-            "tasks": {
-                ti["task_id"]: {"state": ti["state"], "duration": ti.get("duration")}
-                for ti in api.task_instances(DAG_ID, run_id)
-            },
-            "airflow": stack.airflow_url,
-        }
+        healthy = _follow(api, stack, PIPELINE_SAMPLE, PHASES)
+        breaking = _follow(api, stack, BREAKING_SAMPLE, PHASES, break_after_sync=True)
+        if breaking.get("evidence"):
+            evidence = json.loads(Path(breaking["evidence"]).read_text(encoding="utf-8"))
+            shown = {
+                key: evidence[key]
+                for key in (
+                    "timestamp",
+                    "trigger",
+                    "metrics",
+                    "actions",
+                    "result",
+                    "restored_version",
+                    "intentId",
+                    "dagRunId",
+                    "sha256",
+                )
+            }
+            print(f"\nevidence.json ({breaking['evidence']}), seed fields:")
+            print(json.dumps(shown, indent=2))
+        summary = {"dagId": DAG_ID, "airflow": stack.airflow_url, "healthy": healthy, "breaking": breaking}
         (DEMO / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-        print(f"Summary: {(DEMO / 'summary.json').relative_to(PROJECT_ROOT)}")
+        print(
+            f"\nSummary: {(DEMO / 'summary.json').relative_to(PROJECT_ROOT)} (healthy: {healthy['state']}, "
+            f"breaking: {breaking['state']}, evidence: {breaking.get('evidence')})"
+        )
         print(f"Airflow UI: {stack.airflow_url}  (login {localstack.ADMIN[0]} / {localstack.ADMIN[1]})")
         if keep:
             STACK_FILE.write_text(json.dumps(stack.describe(), indent=2) + "\n", encoding="utf-8")
@@ -198,7 +249,8 @@ def run_pipeline(keep: bool) -> int:
             stack.services.clear()  # hand the processes over to 'make down'
         else:
             print("Stopping the stack ('make demo KEEP=1' leaves it up to explore the UI).")
-        return 0 if run["state"] == "success" else 1
+        ok = healthy["state"] == "success" and breaking["state"] == "failed" and breaking.get("evidence")
+        return 0 if ok else 1
     finally:
         stack.stop()
 

@@ -36,7 +36,7 @@ PHASES = {
     "rollback.revert": "RollingBack",
     "rollback.wait_for_restore": "RollingBack",
     "rollback.evidence": "RollingBack",
-    "watcher": "Failed",
+    "watcher": "Outcome",
 }
 
 
