@@ -163,7 +163,7 @@ def _follow(api, stack, text: str, phases: dict[str, str], break_after_sync: boo
                         site, "PUT", f"/control/faults/{namespace}", {"latencyMs": INJECTED_LATENCY_MS}
                     )
                     print(
-                        f"{'':24}{site}: fault injected: +{INJECTED_LATENCY_MS} ms on every request of {namespace}"
+                        f"{'':24}{site}: fault injected: +{INJECTED_LATENCY_MS} ms per request of {namespace}"
                     )
         elif task == "verify_slos":
             verdict = api.xcom(DAG_ID, run_id, task)
@@ -210,9 +210,10 @@ def run_pipeline(keep: bool) -> int:
     started = time.perf_counter()
     stack = localstack.start(DEMO / "stack", airflow=True)
     try:
+        sites = ", ".join(f"{site} {stack.site_url(site)} (simulated)" for site in stack.sites)
         print(
-            f"  up in {time.perf_counter() - started:.0f} s: Git {stack.git_url}; Prometheus {stack.prometheus_url}; "
-            + ", ".join(f"{site} {stack.site_url(site)} (simulated)" for site in stack.sites)
+            f"  up in {time.perf_counter() - started:.0f} s: Git {stack.git_url}; "
+            f"Prometheus {stack.prometheus_url}; {sites}"
         )
         api = AirflowAPI(stack.airflow_url, *localstack.ADMIN)
         api.wait_for_dag(DAG_ID)
