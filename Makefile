@@ -31,6 +31,7 @@ down: install
 bench: install
 	$(PY) bench/compile.py --update
 	$(PY) bench/pipeline.py --update
+	$(PY) bench/rollback.py --update
 
 clean:
 	rm -rf $(VENV) .demo .pytest_cache .ruff_cache
