@@ -96,13 +96,15 @@ def main() -> int:
     detect_ok = median["detect"] <= 2 * profile.interval
     total_ok = median["total"] < 30 + SYNC_PERIOD_S
     notes = [
-        f"{len(runs)} runs; demo profile: evaluation every {profile.interval:g} s over a {profile.rateWindow} "
-        f"rate window, {profile.consecutiveLimit} consecutive failures; sites pull every {SYNC_PERIOD_S:g} s.",
+        f"{len(runs)} runs; demo profile: evaluation every {profile.interval:g} s over a "
+        f"{profile.rateWindow} rate window, {profile.consecutiveLimit} consecutive failures; "
+        f"sites pull every {SYNC_PERIOD_S:g} s.",
         f"Detection {'meets' if detect_ok else 'MISSES'} the floor of two evaluation intervals "
         f"({2 * profile.interval:g} s); onset to restored {'meets' if total_ok else 'MISSES'} the floor of "
         "30 s plus one sync period.",
         f"Flagger's default analysis (interval {FLAGGER_INTERVAL_S} s × threshold {FLAGGER_THRESHOLD}) needs "
-        f"{flagger} s of failed checks before it decides: {flagger / median['total']:.0f}x this whole rollback.",
+        f"{flagger} s of failed checks before it decides: "
+        f"{flagger / median['total']:.0f}x this whole rollback.",
     ]
     table += "\n\n" + " ".join(notes)
     print(table)
