@@ -36,6 +36,10 @@ from airflow.sdk import Param, TriggerRule, dag, get_current_context, task, task
 from edge_intent.sensors import ProvisioningRequestSensor, RestoreSensor, RootSyncSensor
 from edge_intent.verify import SLOVerifySensor
 
+# The site waits fail without retry on their own errors and timeouts (AirflowFailException,
+# AirflowSensorTimeout); one retry covers a task failed from outside, such as Airflow's race between
+# a quickly fired trigger and the deferring process's executor event (apache/airflow#66374).
+WAIT_RETRIES = {"retries": 1, "retry_delay": timedelta(seconds=2)}
 SAMPLE = "Setup ultra-low latency URLLC slice with 5ms latency for autonomous vehicles at edge2"
 
 
@@ -143,7 +147,7 @@ def intent_pipeline():
             task_display_name="RollingBack: restore sync",
             targets=reverted,
             timeout=300,
-            retries=0,
+            **WAIT_RETRIES,
         )
         reverted >> restored >> evidence()
 
@@ -161,14 +165,14 @@ def intent_pipeline():
         task_display_name="Reconciling: RootSync",
         targets=delivered,
         timeout=300,
-        retries=0,
+        **WAIT_RETRIES,
     )
     fulfilled = ProvisioningRequestSensor(
         task_id="wait_for_o2ims",
         task_display_name="Reconciling: O2IMS",
         targets=delivered,
         timeout=300,
-        retries=0,
+        **WAIT_RETRIES,
     )
     verified = SLOVerifySensor(
         task_id="verify_slos",

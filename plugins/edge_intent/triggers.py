@@ -51,6 +51,10 @@ class SiteWaitTrigger(BaseTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         while True:
+            # Wait first: the sensor checked just before deferring. Firing at once can also lose a race
+            # in Airflow's scheduler (a stale executor event of the deferring process fails the resumed
+            # task: apache/airflow#66374, #67287, #72716).
+            await asyncio.sleep(self.poll_interval)
             verdicts, summary = await asyncio.to_thread(_check, self.kind, self.targets)
             failed = {name: check for name, check in verdicts.items() if check.state == "error"}
             if failed:
@@ -68,7 +72,6 @@ class SiteWaitTrigger(BaseTrigger):
                 )
                 return
             self.log.info("Waiting: %s", summary(verdicts))
-            await asyncio.sleep(self.poll_interval)
 
 
 def _plain(verdicts) -> dict[str, dict[str, str]]:
