@@ -33,3 +33,28 @@ def sites_stack(tmp_path_factory):
     stack.stop()
     os.environ.clear()
     os.environ.update(saved)
+
+
+@pytest.fixture
+def fresh_stack(tmp_path, airflow_db):
+    """A stack of its own (with Prometheus), for runs that break it; its own Git cache and evidence."""
+    stack = localstack.start(tmp_path / "stack", prometheus=True, period=0.5)
+    saved = dict(os.environ)
+    os.environ.update(stack.connections_env())
+    os.environ["EDGE_INTENT_GIT_CACHE"] = str(tmp_path / "cache")
+    os.environ["EDGE_INTENT_EVIDENCE_DIR"] = str(tmp_path / "evidence")
+    yield stack
+    stack.stop()
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+@pytest.fixture
+def pipeline_dag(airflow_db):
+    """The intent_pipeline DAG, parsed afresh for every test: dag.test() runs tasks in this process, and
+    a run's conf would otherwise stay in the shared DAG object's params."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    from include.compiler.config import PROJECT_ROOT
+
+    return DagBag(dag_folder=str(PROJECT_ROOT / "dags")).get_dag("intent_pipeline")

@@ -11,7 +11,6 @@ from unittest import mock
 import pytest
 
 from include.compiler.config import PROJECT_ROOT
-from include.localstack import stack as localstack
 
 DAGS = PROJECT_ROOT / "dags"
 
@@ -24,12 +23,8 @@ def dagbag(airflow_db):
 
 
 @pytest.fixture
-def dag(airflow_db):
-    """Parsed afresh for every test: dag.test() runs tasks in this process, and a run's conf would
-    otherwise stay in the shared DAG object's params."""
-    from airflow.dag_processing.dagbag import DagBag
-
-    return DagBag(dag_folder=str(DAGS)).get_dag("intent_pipeline")
+def dag(pipeline_dag):
+    return pipeline_dag
 
 
 def test_no_import_errors(dagbag):
@@ -159,21 +154,6 @@ def test_invalid_input_fails_validate_without_retry(dag, sites_stack, conf, fiel
     errors = ti.xcom_pull(task_ids="validate", key="errors")
     assert errors["errors"][0]["field"] == field
     assert {site: _remote_files(sites_stack, site) for site in ("edge1", "edge2")} == before
-
-
-@pytest.fixture
-def fresh_stack(tmp_path, airflow_db):
-    """A stack of its own, for runs that break it."""
-    import os
-
-    stack = localstack.start(tmp_path / "stack", prometheus=True, period=0.5)
-    saved = dict(os.environ)
-    os.environ.update(stack.connections_env())
-    os.environ["EDGE_INTENT_GIT_CACHE"] = str(tmp_path / "cache")
-    yield stack
-    stack.stop()
-    os.environ.clear()
-    os.environ.update(saved)
 
 
 def test_unappliable_manifest_fails_the_sync_wait_fast(dag, fresh_stack):

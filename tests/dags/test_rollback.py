@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from include.compiler.config import PROJECT_ROOT, load_settings
+from include.compiler.config import load_settings
 from include.compiler.nl import parse_text
 from include.localstack import stack as localstack
 
@@ -22,23 +22,13 @@ TEXT_A = "URLLC slice with 8 ms latency for 200 devices at edge1"
 
 
 @pytest.fixture
-def dag(airflow_db):
-    from airflow.dag_processing.dagbag import DagBag
-
-    return DagBag(dag_folder=str(PROJECT_ROOT / "dags")).get_dag("intent_pipeline")
+def dag(pipeline_dag):
+    return pipeline_dag
 
 
 @pytest.fixture
-def stack(tmp_path, airflow_db):
-    stack = localstack.start(tmp_path / "stack", prometheus=True, period=0.5)
-    saved = dict(os.environ)
-    os.environ.update(stack.connections_env())
-    os.environ["EDGE_INTENT_GIT_CACHE"] = str(tmp_path / "cache")
-    os.environ["EDGE_INTENT_EVIDENCE_DIR"] = str(tmp_path / "evidence")
-    yield stack
-    stack.stop()
-    os.environ.clear()
-    os.environ.update(saved)
+def stack(fresh_stack):
+    return fresh_stack
 
 
 def namespace_on_site(stack, site, namespace):
