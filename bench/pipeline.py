@@ -8,7 +8,8 @@ latency with SCHEDULER_IDLE_SLEEP_TIME=0.2, simulated sites pulling every second
 * delivery time per site: commit and push of a rendered package (the deliver task's own figure);
 * commit-to-synced lag: from a push returning to the site's RootSync reporting that commit;
 * Airflow's orchestration overhead per run: run wall time minus the time spent inside tasks
-  (sensor tasks included, so their deliberate waits are not counted as overhead).
+  (sensor tasks included, so their deliberate waits are not counted as overhead). Runs use the
+  demo SLO profile (a 30 s Verifying window), and end Succeeded (the rollback branch is skipped).
 
 The first run after start is reported apart: the executor starts its workers then. Floor to reach:
 overhead under 6 s.
@@ -47,11 +48,15 @@ def _time(value: str) -> float:
 
 
 def run_once(api: AirflowAPI, text: str) -> dict:
-    run_id = api.trigger(DAG, {"intent": text})
+    run_id = api.trigger(DAG, {"intent": text, "slo_profile": "demo"})
     run = api.follow(DAG, run_id, timeout=600, interval=0.5)
     if run["state"] != "success":
         raise SystemExit(f"run {run_id} ended {run['state']}")
-    tis = api.task_instances(DAG, run_id)
+    tis = [
+        ti
+        for ti in api.task_instances(DAG, run_id)
+        if ti["state"] in ("success", "failed") and ti["start_date"] and ti["end_date"]
+    ]
     inside = sum(_time(ti["end_date"]) - _time(ti["start_date"]) for ti in tis)
     wall = _time(run["end_date"]) - _time(run["start_date"])
     delivered = api.xcom(DAG, run_id, "deliver")
@@ -170,7 +175,11 @@ def main() -> int:
             f"{len(lags)} pushes",
         ),
         ("run wall time, two sites", f"{median(r['wall'] for r in runs):.1f} s", f"{len(runs)} runs"),
-        ("time inside the 6 tasks", f"{median(r['inside'] for r in runs):.1f} s", ""),
+        (
+            f"time inside the {runs[0]['tasks']} tasks that ran (SLO window 30 s)",
+            f"{median(r['inside'] for r in runs):.1f} s",
+            "",
+        ),
         ("**orchestration overhead**", f"{overhead:.1f} s", f"max {max(r['overhead'] for r in runs):.1f} s"),
         ("first run after start: overhead", f"{first['overhead']:.1f} s", "executor starting its workers"),
     ]
