@@ -81,7 +81,7 @@ def site_package(intent: ts28312.Intent, site: str, settings: Settings) -> dict[
             intent, site, slice_type, choice, size, targets, settings
         ),
         "deployment.yaml": _deployment(intent.id, site, slice_type, choice, size, settings),
-        "service.yaml": _service(settings),
+        "service.yaml": _service(),
         "networkpolicy.yaml": _network_policy(settings),
         "intent-configmap.yaml": _intent_configmap(intent, site),
     }
@@ -246,7 +246,7 @@ def _deployment(
     }
 
 
-def _service(settings: Settings) -> dict[str, Any]:
+def _service() -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Service",

@@ -137,13 +137,19 @@ def digest(document: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
+def run_folder(directory: Path, intent_id: str, run_id: str) -> Path:
+    """``directory/<intent id>/<run id>``, created; the run id made safe as a file name."""
+    if not INTENT_ID.match(intent_id):
+        raise ValueError("the intent id is not a DNS-1123 label")
+    run = re.sub(r"[^A-Za-z0-9._-]", "_", run_id).strip(".") or "run"
+    folder = Path(directory) / intent_id / run
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 def write(document: dict[str, Any], directory: Path, name: str = "evidence.json") -> Path:
     """Write ``directory/<intent id>/<run id>/<name>`` atomically; return the path."""
-    if not INTENT_ID.match(document["intentId"]):
-        raise ValueError("the intent id is not a DNS-1123 label")
-    run = re.sub(r"[^A-Za-z0-9._-]", "_", document["dagRunId"]).strip(".") or "run"
-    folder = Path(directory) / document["intentId"] / run
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = run_folder(directory, document["intentId"], document["dagRunId"])
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.")
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         json.dump(document, handle, indent=2, sort_keys=False)

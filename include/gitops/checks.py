@@ -30,6 +30,13 @@ class Check:
     observed: str = ""
 
 
+def as_json(verdicts: dict[str, Check]) -> dict[str, dict[str, str]]:
+    """Verdicts by site as plain data (XCom, trigger events)."""
+    return {
+        name: {"state": c.state, "message": c.message, "observed": c.observed} for name, c in verdicts.items()
+    }
+
+
 def _errors(section: dict[str, Any]) -> tuple[int, list[str]]:
     count = int(((section.get("errorSummary") or {}).get("totalCount")) or 0)
     messages = [str(e.get("errorMessage", e)) for e in section.get("errors") or []]

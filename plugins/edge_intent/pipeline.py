@@ -284,14 +284,14 @@ def report(ti: Any, run_id: str) -> dict[str, Any]:
     import time
 
     from include.compiler import ts28312
+    from include.evidence import document
     from include.evidence import report as reports
 
     intent = ts28312.Intent.model_validate(ti.xcom_pull(task_ids="compile")["intent"])
     verdict = ti.xcom_pull(task_ids="verify_slos")
     fulfilment = reports.fulfilment_report(intent, verdict)
     intent_report = reports.intent_report(intent, fulfilment, run_id=run_id, now=time.time())
-    folder = evidence_dir() / intent.id / (run_id.replace(":", "_").replace("+", "_"))
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = document.run_folder(evidence_dir(), intent.id, run_id)
     path = folder / "intent-report.json"
     path.write_text(json.dumps(intent_report.to_json(), indent=2) + "\n", encoding="utf-8")
     log.info(

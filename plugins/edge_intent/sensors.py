@@ -18,6 +18,7 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout
 
 from edge_intent.triggers import SiteWaitTrigger
 from edge_intent.waits import check_sites, summary
+from include.gitops.checks import as_json
 
 
 class SiteWaitFailed(AirflowFailException):
@@ -82,12 +83,6 @@ class SiteWaitSensor(BaseSensorOperator):
         self.log.info("%s %s: %s", self.what, "complete" if done else "pending", summary(verdicts))
         return done
 
-    def _result(self, verdicts) -> dict[str, dict[str, str]]:
-        return {
-            name: {"state": c.state, "message": c.message, "observed": c.observed}
-            for name, c in verdicts.items()
-        }
-
     def execute(self, context) -> dict[str, dict[str, str]]:
         if not self.targets:
             return {}
@@ -95,7 +90,7 @@ class SiteWaitSensor(BaseSensorOperator):
         verdicts = self._verdicts(context)
         if all(check.state == "done" for check in verdicts.values()):
             self.log.info("%s complete: %s", self.what, summary(verdicts))
-            return self._done(context, self._result(verdicts))
+            return self._done(context, as_json(verdicts))
         if self.deferrable:
             self.defer(
                 trigger=SiteWaitTrigger(
@@ -115,7 +110,7 @@ class SiteWaitSensor(BaseSensorOperator):
             verdicts = self._verdicts(context)
             if all(check.state == "done" for check in verdicts.values()):
                 self.log.info("%s complete: %s", self.what, summary(verdicts))
-                return self._done(context, self._result(verdicts))
+                return self._done(context, as_json(verdicts))
 
     def execute_complete(self, context, event: dict[str, Any]) -> dict[str, dict[str, str]]:
         status = event.get("status")

@@ -10,6 +10,8 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from include.gitops.checks import as_json
+
 
 def _check(kind: str, targets: dict[str, dict[str, Any]]):
     # Imported here, in a worker thread: loading the site and Git code takes a moment that must
@@ -58,23 +60,19 @@ class SiteWaitTrigger(BaseTrigger):
             verdicts, summary = await asyncio.to_thread(_check, self.kind, self.targets)
             failed = {name: check for name, check in verdicts.items() if check.state == "error"}
             if failed:
-                yield TriggerEvent({"status": "error", "message": summary(failed), "sites": _plain(verdicts)})
+                yield TriggerEvent(
+                    {"status": "error", "message": summary(failed), "sites": as_json(verdicts)}
+                )
                 return
             if all(check.state == "done" for check in verdicts.values()):
                 yield TriggerEvent(
-                    {"status": "success", "message": summary(verdicts), "sites": _plain(verdicts)}
+                    {"status": "success", "message": summary(verdicts), "sites": as_json(verdicts)}
                 )
                 return
             if time.time() >= self.deadline:
                 pending = {n: c for n, c in verdicts.items() if c.state != "done"}
                 yield TriggerEvent(
-                    {"status": "timeout", "message": summary(pending), "sites": _plain(verdicts)}
+                    {"status": "timeout", "message": summary(pending), "sites": as_json(verdicts)}
                 )
                 return
             self.log.info("Waiting: %s", summary(verdicts))
-
-
-def _plain(verdicts) -> dict[str, dict[str, str]]:
-    return {
-        name: {"state": c.state, "message": c.message, "observed": c.observed} for name, c in verdicts.items()
-    }
