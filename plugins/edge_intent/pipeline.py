@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -135,6 +136,7 @@ def deliver(
             "repo": repo.url,
             "provisioningRequest": names.provisioning_request(intent_id, site),
             "seconds": round(result.seconds, 3),
+            "pushedAt": time.time(),  # the push has just landed (or was already there)
         }
         if ti is not None:  # what has been pushed so far, kept even if a later site fails
             ti.xcom_push(key="delivered", value=delivered)
