@@ -6,6 +6,8 @@ Ranges are physical plausibility bounds for an edge slice, not SLO thresholds.
 
 from __future__ import annotations
 
+import re
+
 from .errors import IntentValidationError
 
 MAX_TEXT_CHARS = 4_000
@@ -19,6 +21,9 @@ MAX_EXPRESSION_CHARS = 256_000
 
 MAX_JSON_DEPTH = 64
 """Deepest nesting of JSON objects and arrays accepted."""
+
+UNSAFE_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
+"""Control characters and bidirectional overrides, refused in free text (they hide what it says)."""
 
 MAX_SITES = 64
 MAX_TARGETS = 64

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from .config import SLICE_TYPES, Settings, SliceType
 from .errors import IntentValidationError
-from .limits import MAX_TEXT_CHARS, check_range, check_size
+from .limits import MAX_TEXT_CHARS, UNSAFE_TEXT, check_range, check_size
 from .slice import Requirement, SliceIntent
 from .targets import CANONICAL_UNIT, KINDS, UNITS
 
@@ -122,6 +122,10 @@ def parse_text(text: str, settings: Settings, *, sites: list[str] | None = None)
     if not isinstance(text, str):
         raise IntentValidationError.single(FIELD, "must be a string", stage=STAGE)
     check_size(text, MAX_TEXT_CHARS, field=FIELD, stage=STAGE)
+    if UNSAFE_TEXT.search(text):
+        raise IntentValidationError.single(
+            FIELD, "contains control characters or bidirectional overrides", stage=STAGE
+        )
     original = " ".join(text.split())
     if not original:
         raise IntentValidationError.single(FIELD, "is empty: describe the slice you want", stage=STAGE)

@@ -201,6 +201,16 @@ def read_slice_intent(intent: Intent, settings: Settings) -> SliceIntent:
     return found.model_copy(update={"sites": ordered})
 
 
+def decode_json(raw: str | bytes, *, field: str = "intent", stage: str = "convert") -> Any:
+    """Strict JSON: no duplicate keys, no NaN or Infinity, bounded nesting; errors name ``field``."""
+    try:
+        document = _decode_json(raw)
+    except IntentValidationError as exc:
+        raise IntentValidationError.single(field, exc.errors[0].reason, stage=stage) from None
+    _check_depth(document, field=field, stage=stage)
+    return document
+
+
 def _decode_json(raw: str | bytes) -> Any:
     def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         keys = [key for key, _ in pairs]
@@ -220,13 +230,13 @@ def _decode_json(raw: str | bytes) -> Any:
         raise IntentValidationError.single("intent", f"is not valid JSON: {exc}", stage="convert") from None
 
 
-def _check_depth(document: Any) -> None:
+def _check_depth(document: Any, *, field: str = "intent", stage: str = "convert") -> None:
     stack = [(document, 1)]
     while stack:
         node, depth = stack.pop()
         if depth > MAX_JSON_DEPTH:
             raise IntentValidationError.single(
-                "intent", f"nests deeper than {MAX_JSON_DEPTH} levels", stage="convert"
+                field, f"nests deeper than {MAX_JSON_DEPTH} levels", stage=stage
             )
         if isinstance(node, dict):
             stack.extend((child, depth + 1) for child in node.values())

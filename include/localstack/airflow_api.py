@@ -41,6 +41,36 @@ class AirflowAPI:
         except urllib.error.HTTPError as exc:
             raise AirflowAPIError(exc.code, exc.read().decode(errors="replace")) from None
 
+    def send(
+        self,
+        method: str,
+        path: str,
+        data: bytes | None = None,
+        *,
+        content_type: str | None = "application/json",
+        token: str | None = "",
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, dict[str, str], Any]:
+        """One raw request: ``(status, headers, decoded JSON body or text)``; never raises on HTTP errors.
+
+        :param token: the bearer token; ``""`` uses this client's own login, ``None`` sends none.
+        """
+        sent = dict(headers or {})
+        if content_type:
+            sent["Content-Type"] = content_type
+        if token is not None:
+            sent["Authorization"] = f"Bearer {token or self.token()}"
+        request = urllib.request.Request(f"{self.url}{path}", method=method, headers=sent, data=data)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as reply:
+                status, answer, raw = reply.status, dict(reply.headers), reply.read()
+        except urllib.error.HTTPError as exc:
+            status, answer, raw = exc.code, dict(exc.headers), exc.read()
+        try:
+            return status, answer, json.loads(raw) if raw else None
+        except ValueError:
+            return status, answer, raw.decode(errors="replace")
+
     def token(self) -> str:
         if self._token is None:
             username, password = self._login

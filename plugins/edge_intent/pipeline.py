@@ -78,6 +78,8 @@ def validate(params: dict[str, Any], ti: Any | None = None) -> dict[str, Any]:
     except IntentValidationError as exc:
         raise _refuse(exc, ti) from None
     log.info("Intent %s (%s) is valid: sites %s", intent.id, intent.userLabel, ", ".join(intent.sites))
+    if ti is not None:  # the index by which the intent API finds every run of an intent
+        ti.xcom_push(key="intent_id", value=intent.id)
     return tmf.to_json()
 
 

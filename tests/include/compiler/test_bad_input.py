@@ -24,6 +24,8 @@ BASE_TEXT = "URLLC slice with 5 ms latency at edge1"
         ("eMBB with 10^12 Mbps download at edge1", "text", "DlThptPerUE 1e+15 kbit/s is out of range"),
         ("URLLC with 5 ms latency for 0 devices at edge1", "text", "maxNumberofUEs 0 UEs is out of range"),
         ("URLLC slice at edge7", "text", "unknown site 'edge7'; known sites are edge1, edge2"),
+        ("URLLC slice at edge1\x00", "text", "contains control characters"),
+        ("URLLC slice at edge1 \u202e2egde", "text", "bidirectional overrides"),
         ("URLLC slice at edge site 9", "text", "unknown site 'edge site 9'"),
         ("eMBB with 5 Xbps download at edge1", "text", "unknown throughput unit"),
         ("URLLC with latency of 5 parsecs at edge1", "text", "unknown latency unit 'parsecs'"),
