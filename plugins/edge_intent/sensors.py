@@ -3,7 +3,8 @@
 They poke once; if the sites are not done yet they defer to :class:`SiteWaitTrigger` (or, with
 ``deferrable=False``, keep poking in the worker). A site that reports an error fails the wait at
 once with the site's own message; a wait that outlives ``timeout`` fails naming the sites still
-pending and what they report.
+pending and what they report. Each site's verdict in the result says when the wait first saw that
+site done (``at``; see :func:`edge_intent.waits.observe`).
 """
 
 from __future__ import annotations
@@ -17,8 +18,7 @@ from airflow.sdk import BaseSensorOperator
 from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout
 
 from edge_intent.triggers import SiteWaitTrigger
-from edge_intent.waits import check_sites, summary
-from include.gitops.checks import as_json
+from edge_intent.waits import observe, summary
 
 
 class SiteWaitFailed(AirflowFailException):
@@ -46,6 +46,7 @@ class SiteWaitSensor(BaseSensorOperator):
         self.targets = targets
         self.deferrable = deferrable
         self.poll_interval = poll_interval
+        self._done_at: dict[str, float] = {}  # site -> when this wait first saw it done
 
     def _record(self, context, kind: str, message: str) -> None:
         """Leave the failure in XCom (key ``failure``) for the rollback's evidence."""
@@ -70,12 +71,15 @@ class SiteWaitSensor(BaseSensorOperator):
             ti.xcom_push(key="completed_at", value=time.time())
         return result
 
-    def _verdicts(self, context=None):
-        verdicts = check_sites(self.kind, self.targets)
+    def _observe(self, context=None):
+        verdicts, data = observe(self.kind, self.targets, self._done_at)
         failed = {name: check for name, check in verdicts.items() if check.state == "error"}
         if failed:
             raise self._fail(context, f"{self.what} failed: {summary(failed)}")
-        return verdicts
+        return verdicts, data
+
+    def _verdicts(self, context=None):
+        return self._observe(context)[0]
 
     def poke(self, context) -> bool:
         verdicts = self._verdicts(context)
@@ -83,18 +87,22 @@ class SiteWaitSensor(BaseSensorOperator):
         self.log.info("%s %s: %s", self.what, "complete" if done else "pending", summary(verdicts))
         return done
 
-    def execute(self, context) -> dict[str, dict[str, str]]:
+    def execute(self, context) -> dict[str, dict[str, Any]]:
         if not self.targets:
             return {}
         deadline = time.time() + self.timeout
-        verdicts = self._verdicts(context)
+        verdicts, data = self._observe(context)
         if all(check.state == "done" for check in verdicts.values()):
             self.log.info("%s complete: %s", self.what, summary(verdicts))
-            return self._done(context, as_json(verdicts))
+            return self._done(context, data)
         if self.deferrable:
             self.defer(
                 trigger=SiteWaitTrigger(
-                    kind=self.kind, targets=self.targets, deadline=deadline, poll_interval=self.poll_interval
+                    kind=self.kind,
+                    targets=self.targets,
+                    deadline=deadline,
+                    poll_interval=self.poll_interval,
+                    done_at=dict(self._done_at),
                 ),
                 method_name="execute_complete",
                 timeout=timedelta(seconds=self.timeout + 60),  # the trigger's own deadline comes first
@@ -107,12 +115,12 @@ class SiteWaitSensor(BaseSensorOperator):
                     context, f"{self.what} did not complete within {self.timeout:g} s: {summary(pending)}"
                 )
             time.sleep(self.poll_interval)
-            verdicts = self._verdicts(context)
+            verdicts, data = self._observe(context)
             if all(check.state == "done" for check in verdicts.values()):
                 self.log.info("%s complete: %s", self.what, summary(verdicts))
-                return self._done(context, as_json(verdicts))
+                return self._done(context, data)
 
-    def execute_complete(self, context, event: dict[str, Any]) -> dict[str, dict[str, str]]:
+    def execute_complete(self, context, event: dict[str, Any]) -> dict[str, dict[str, Any]]:
         status = event.get("status")
         if status == "success":
             self.log.info("%s complete: %s", self.what, event["message"])

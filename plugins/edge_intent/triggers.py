@@ -10,16 +10,14 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from include.gitops.checks import as_json
 
-
-def _check(kind: str, targets: dict[str, dict[str, Any]]):
+def _check(kind: str, targets: dict[str, dict[str, Any]], done_at: dict[str, float]):
     # Imported here, in a worker thread: loading the site and Git code takes a moment that must
     # not block the triggerer's event loop.
-    from edge_intent.waits import check_sites, summary
+    from edge_intent.waits import observe, summary
 
-    verdicts = check_sites(kind, targets)
-    return verdicts, summary
+    verdicts, data = observe(kind, targets, done_at)
+    return verdicts, data, summary
 
 
 class SiteWaitTrigger(BaseTrigger):
@@ -29,16 +27,24 @@ class SiteWaitTrigger(BaseTrigger):
     :param targets: ``{site: {...}}`` as the sensor got them.
     :param deadline: epoch seconds at which to give up.
     :param poll_interval: seconds between polls.
+    :param done_at: ``{site: epoch}`` of sites the sensor already saw done (kept as their ``at``).
     """
 
     def __init__(
-        self, *, kind: str, targets: dict[str, dict[str, Any]], deadline: float, poll_interval: float = 2.0
+        self,
+        *,
+        kind: str,
+        targets: dict[str, dict[str, Any]],
+        deadline: float,
+        poll_interval: float = 2.0,
+        done_at: dict[str, float] | None = None,
     ) -> None:
         super().__init__()
         self.kind = kind
         self.targets = targets
         self.deadline = deadline
         self.poll_interval = poll_interval
+        self.done_at = dict(done_at or {})
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -48,6 +54,7 @@ class SiteWaitTrigger(BaseTrigger):
                 "targets": self.targets,
                 "deadline": self.deadline,
                 "poll_interval": self.poll_interval,
+                "done_at": self.done_at,
             },
         )
 
@@ -57,22 +64,16 @@ class SiteWaitTrigger(BaseTrigger):
             # in Airflow's scheduler (a stale executor event of the deferring process fails the resumed
             # task: apache/airflow#66374, #67287, #72716).
             await asyncio.sleep(self.poll_interval)
-            verdicts, summary = await asyncio.to_thread(_check, self.kind, self.targets)
+            verdicts, data, summary = await asyncio.to_thread(_check, self.kind, self.targets, self.done_at)
             failed = {name: check for name, check in verdicts.items() if check.state == "error"}
             if failed:
-                yield TriggerEvent(
-                    {"status": "error", "message": summary(failed), "sites": as_json(verdicts)}
-                )
+                yield TriggerEvent({"status": "error", "message": summary(failed), "sites": data})
                 return
             if all(check.state == "done" for check in verdicts.values()):
-                yield TriggerEvent(
-                    {"status": "success", "message": summary(verdicts), "sites": as_json(verdicts)}
-                )
+                yield TriggerEvent({"status": "success", "message": summary(verdicts), "sites": data})
                 return
             if time.time() >= self.deadline:
                 pending = {n: c for n, c in verdicts.items() if c.state != "done"}
-                yield TriggerEvent(
-                    {"status": "timeout", "message": summary(pending), "sites": as_json(verdicts)}
-                )
+                yield TriggerEvent({"status": "timeout", "message": summary(pending), "sites": data})
                 return
             self.log.info("Waiting: %s", summary(verdicts))

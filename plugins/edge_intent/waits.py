@@ -1,14 +1,20 @@
 """What the Reconciling and O2IMS waits check, for every target site at once.
 
-Shared by the sensors (poke) and the trigger (deferred), so both say the same thing.
+Shared by the sensors (poke) and the trigger (deferred), so both say the same thing. Each site's
+verdict, as plain data (:func:`observe`), also says when the wait first saw that site done (``at``,
+epoch seconds) and, for a ProvisioningRequest, the O2IMS's own times (``createdAt``, and
+``fulfilledAt`` from ``provisioningUpdateTime`` once fulfilled): the pipeline's sync-lag and O2IMS
+metrics come from them.
 """
 
 from __future__ import annotations
 
+import time
+from datetime import datetime
 from typing import Any
 
 from edge_intent.sites import EdgeSite, site_repo
-from include.gitops.checks import Check, check_provisioning, check_rootsync
+from include.gitops.checks import Check, as_json, check_provisioning, check_rootsync
 
 KINDS = ("rootsync", "provisioning", "restore")
 
@@ -20,7 +26,51 @@ def check_sites(kind: str, targets: dict[str, dict[str, Any]]) -> dict[str, Chec
         (``targets[site]["provisioningRequest"]``) or ``restore`` (synced to ``sha``, the revert, and
         when ``removed`` the intent's ``namespace`` gone from the site).
     """
-    verdicts = {}
+    return {name: verdict for name, (verdict, _) in _check_sites(kind, targets).items()}
+
+
+def observe(
+    kind: str, targets: dict[str, dict[str, Any]], done_at: dict[str, float] | None = None
+) -> tuple[dict[str, Check], dict[str, dict[str, Any]]]:
+    """The verdicts of :func:`check_sites`, and the same as plain data with the times they carry.
+
+    :param done_at: ``{site: epoch}`` of the sites already seen done by this wait; updated in place
+        with the sites done now (their ``at``).
+    """
+    done_at = {} if done_at is None else done_at
+    checked = _check_sites(kind, targets)
+    now = time.time()  # when these verdicts were read
+    verdicts = {name: verdict for name, (verdict, _) in checked.items()}
+    data: dict[str, dict[str, Any]] = as_json(verdicts)
+    for name, (verdict, times) in checked.items():
+        data[name].update(times)
+        if verdict.state == "done":
+            data[name]["at"] = done_at.setdefault(name, now)
+    return verdicts, data
+
+
+def _epoch(stamp: Any) -> float | None:
+    """An RFC 3339 time of an API object as epoch seconds (None when absent or unreadable)."""
+    if not isinstance(stamp, str) or not stamp:
+        return None
+    try:
+        return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def _provisioning_times(request: dict[str, Any] | None, verdict: Check) -> dict[str, float]:
+    if request is None:
+        return {}
+    times = {"createdAt": _epoch((request.get("metadata") or {}).get("creationTimestamp"))}
+    if verdict.state == "done":
+        status = (request.get("status") or {}).get("provisioningStatus") or {}
+        times["fulfilledAt"] = _epoch(status.get("provisioningUpdateTime"))
+    return {key: value for key, value in times.items() if value is not None}
+
+
+def _check_sites(kind: str, targets: dict[str, dict[str, Any]]) -> dict[str, tuple[Check, dict[str, float]]]:
+    verdicts: dict[str, tuple[Check, dict[str, float]]] = {}
     for name, target in sorted(targets.items()):
         site = EdgeSite(name)
         try:
@@ -38,11 +88,14 @@ def check_sites(kind: str, targets: dict[str, dict[str, Any]]) -> dict[str, Chec
                         check = Check(
                             "done", f"{check.message}; namespace {target['namespace']} gone", check.observed
                         )
-                verdicts[name] = check
+                verdicts[name] = (check, {})
             else:
-                verdicts[name] = check_provisioning(site.provisioning_request(target["provisioningRequest"]))
+                request = site.provisioning_request(target["provisioningRequest"])
+                check = check_provisioning(request)
+                verdicts[name] = (check, _provisioning_times(request, check))
         except Exception as exc:  # an unreachable site is a pending site until the timeout
-            verdicts[name] = Check("pending", f"cannot read the site: {' '.join(str(exc).split())[:300]}")
+            message = f"cannot read the site: {' '.join(str(exc).split())[:300]}"
+            verdicts[name] = (Check("pending", message), {})
     return verdicts
 
 
