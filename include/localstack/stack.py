@@ -29,6 +29,8 @@ from include.compiler.config import PROJECT_ROOT, load_settings
 PYTHON = sys.executable
 AIRFLOW = str(Path(sys.executable).parent / "airflow")
 ADMIN = ("admin", "admin")
+ALERT_RULES = PROJECT_ROOT / "monitoring" / "prometheus" / "alerts.yml"
+METRICS_PATH = "/edge-intent/metrics"  # the pipeline's metrics, served by Airflow's api-server
 
 
 def free_port() -> int:
@@ -163,8 +165,29 @@ class Stack:
         service.url = _wait_for_file(state, service.process, f"the simulator of {site}")["url"]
         return service.url
 
+    def metrics_token(self) -> str:
+        """The bearer token of the pipeline's metrics endpoint (``EDGE_INTENT_METRICS_TOKEN``), in a
+        file only the owner reads: Prometheus reads it from there (``credentials_file``)."""
+        path = self.root / "secrets" / "metrics-token"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(24))
+        return path.read_text()
+
+    def _scrape_targets(self, targets: list[str]) -> None:
+        """Point Prometheus' ``edge-intent`` job at ``targets`` (file_sd; Prometheus sees the change)."""
+        path = self.root / "prometheus-targets" / "edge-intent.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        staged = path.with_suffix(".tmp")
+        staged.write_text(json.dumps([{"targets": targets, "labels": {}}] if targets else []))
+        staged.replace(path)
+
     def start_prometheus(self, *, scrape_interval: str = "1s", timeout: float = 60) -> str:
-        """The real Prometheus server, scraping every simulated site, on a free loopback port."""
+        """The real Prometheus server, scraping every simulated site, on a free loopback port; it also
+        scrapes the pipeline's metrics from Airflow's api-server once Airflow runs, and evaluates the
+        alerting rules of ``monitoring/prometheus/alerts.yml``."""
         binary = shutil.which("prometheus")
         if binary is None:
             raise RuntimeError(
@@ -181,11 +204,28 @@ class Stack:
             }
             for site in self.sites
         ]
+        self._scrape_targets([])  # Airflow starts later: start_airflow fills the target in
+        jobs.append(
+            {
+                "job_name": "edge-intent",
+                "scrape_interval": "2s",
+                "metrics_path": METRICS_PATH,
+                "authorization": {"credentials_file": str(self.root / "secrets" / "metrics-token")},
+                "file_sd_configs": [
+                    {
+                        "files": [str(self.root / "prometheus-targets" / "edge-intent.json")],
+                        "refresh_interval": "2s",
+                    }
+                ],
+            }
+        )
+        self.metrics_token()
         config = self.root / "prometheus.yml"
         config.write_text(
             json.dumps(
                 {
                     "global": {"scrape_interval": scrape_interval, "evaluation_interval": scrape_interval},
+                    "rule_files": [str(ALERT_RULES)],
                     "scrape_configs": jobs,
                 },
                 indent=2,
@@ -280,6 +320,7 @@ class Stack:
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
             "EDGE_INTENT_GIT_CACHE": str(self.root / "git-cache"),
             "EDGE_INTENT_EVIDENCE_DIR": str(self.root / "evidence"),
+            "EDGE_INTENT_METRICS_TOKEN": self.metrics_token(),
             "PYTHONWARNINGS": "ignore",
             **self.connections_env(),
         }
@@ -331,6 +372,8 @@ class Stack:
                     (health.get(part) or {}).get("status") == "healthy"
                     for part in ("metadatabase", "scheduler", "triggerer", "dag_processor")
                 ):
+                    if self.prometheus_url:
+                        self._scrape_targets([f"127.0.0.1:{port}"])
                     return self.airflow_url
             except OSError:
                 pass
