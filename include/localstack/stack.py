@@ -31,6 +31,11 @@ AIRFLOW = str(Path(sys.executable).parent / "airflow")
 ADMIN = ("admin", "admin")
 ALERT_RULES = PROJECT_ROOT / "monitoring" / "prometheus" / "alerts.yml"
 METRICS_PATH = "/edge-intent/metrics"  # the pipeline's metrics, served by Airflow's api-server
+OPERATOR = ("operator", "operator")
+"""Role ``op``: may trigger DAGs and use the intent API."""
+VIEWER = ("viewer", "viewer")
+"""Role ``viewer``: may read, not trigger (the intent API answers 403)."""
+USERS = {ADMIN: "admin", OPERATOR: "op", VIEWER: "viewer"}
 
 
 def free_port() -> int:
@@ -282,6 +287,10 @@ class Stack:
             env["AIRFLOW_CONN_PROMETHEUS_DEFAULT"] = json.dumps(
                 {"conn_type": "http", "host": self.prometheus_url}
             )
+        if self.airflow_url:  # Airflow's own REST API, for emergency_fail_run
+            env["AIRFLOW_CONN_AIRFLOW_API"] = json.dumps(
+                {"conn_type": "http", "host": self.airflow_url, "login": ADMIN[0], "password": ADMIN[1]}
+            )
         for site in self.sites:
             conn_id = load_settings().catalogue.get(site).kubernetesConnId
             kube_config = {
@@ -299,7 +308,9 @@ class Stack:
 
     def airflow_env(self, port: int | None = None) -> dict[str, str]:
         home = self.root / "airflow"
-        passwords = _write_secret(self.root / "secrets" / "airflow-passwords.json", {ADMIN[0]: ADMIN[1]})
+        passwords = _write_secret(
+            self.root / "secrets" / "airflow-passwords.json", {name: password for name, password in USERS}
+        )
         jwt = self.root / "secrets" / "jwt"
         if not jwt.exists():
             _write_secret(jwt, secrets.token_urlsafe(32))
@@ -312,7 +323,9 @@ class Stack:
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
             "AIRFLOW__CORE__PARALLELISM": "8",
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN[0]}:admin",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(
+                f"{name}:{role}" for (name, _), role in USERS.items()
+            ),
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
             "AIRFLOW__API_AUTH__JWT_SECRET": json.loads(jwt.read_text()),
             "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.2",
@@ -350,9 +363,10 @@ class Stack:
         if done.returncode != 0:
             raise RuntimeError(f"airflow db migrate failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
 
-    def start_airflow(self, timeout: float = 120) -> str:
+    def start_airflow(self, timeout: float = 120, extra_env: dict[str, str] | None = None) -> str:
         port = free_port()
-        env = self.airflow_env(port)
+        self.airflow_url = f"http://127.0.0.1:{port}"  # before the environment: its airflow_api connection
+        env = {**self.airflow_env(port), **(extra_env or {})}
         self.migrate(env)
         self._spawn("api-server", [AIRFLOW, "api-server"], env)
         self._spawn("scheduler", [AIRFLOW, "scheduler", "--skip-serve-logs"], env)
@@ -437,6 +451,7 @@ def start(
     airflow: bool = False,
     prometheus: bool = False,
     period: float = 1.0,
+    airflow_env: dict[str, str] | None = None,
 ) -> Stack:
     """Start the Git server and one simulator per site (and Prometheus and Airflow when asked)."""
     stack = Stack(Path(root), sites or list(load_settings().catalogue.names))
@@ -448,7 +463,7 @@ def start(
         if prometheus or airflow:
             stack.start_prometheus()
         if airflow:
-            stack.start_airflow()
+            stack.start_airflow(extra_env=airflow_env)
     except BaseException:
         stack.stop()
         raise
