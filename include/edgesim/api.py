@@ -4,7 +4,12 @@
   (``/api/v1/namespaces/{ns}/pods``, ``/apis/apps/v1/namespaces/{ns}/deployments/{name}``,
   ``/apis/configsync.gke.io/v1beta1/namespaces/config-management-system/rootsyncs/root-sync``,
   ``/apis/o2ims.provisioning.oran.org/v1alpha1/provisioningrequests/{name}`` ...): GET only, with
-  ``labelSelector``; bearer token required; errors are Kubernetes ``Status`` objects.
+  ``labelSelector``; bearer token required; errors are Kubernetes ``Status`` objects. The one
+  change accepted is a rollout restart of Config Sync's reconciler, exactly as ``kubectl rollout
+  restart deployment root-reconciler -n config-management-system`` sends it: ``PATCH`` of
+  ``/apis/apps/v1/namespaces/config-management-system/deployments/root-reconciler`` (strategic
+  merge or merge patch) setting only ``spec.template.metadata.annotations
+  ["kubectl.kubernetes.io/restartedAt"]``; the simulated reconciler then restarts and re-syncs.
 * ``/metrics``: Prometheus exposition of the load model (no token, as kubelet metrics on loopback).
 * ``/control/faults/{namespace}`` (PUT a fault, DELETE it), ``/control/faults`` (GET),
   ``/control/sync`` (POST ``{"paused": bool}`` or ``{"force": true}``): control token required.
@@ -23,7 +28,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from include.serving import BackgroundHTTPServer
 
-from .configsync import ROOTSYNC_NAME, ROOTSYNC_NAMESPACE, Syncer
+from .configsync import RECONCILER_NAME, RESTARTED_AT, ROOTSYNC_NAME, ROOTSYNC_NAMESPACE, Syncer
 from .faults import Fault, Faults
 from .loadmodel import LoadModel
 from .metrics import exposition
@@ -157,12 +162,54 @@ class _Handler(BaseHTTPRequestHandler):
             self._control(verb, path)
         elif not self._authorised(self.server.api_token):
             self._error(401, "Unauthorized", "Unauthorized")
+        elif verb == "PATCH" and path == RECONCILER_PATH:
+            self._restart_reconciler()
         else:
             self._error(
                 405,
                 "MethodNotAllowed",
                 "the edge-site simulator serves a read-only API; changes come from the site's Git repository",
             )
+
+    def _restart_reconciler(self) -> None:
+        try:
+            body = self._body()  # read first: the connection is kept alive for the next request
+        except (ValueError, json.JSONDecodeError) as exc:
+            self._error(400, "BadRequest", f"invalid patch: {exc}")
+            return
+        content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip()
+        if content_type not in ("application/strategic-merge-patch+json", "application/merge-patch+json"):
+            self._error(
+                415,
+                "UnsupportedMediaType",
+                f"send a strategic merge or merge patch of the reconciler, not {content_type!r}",
+            )
+            return
+        annotations = (
+            ((((body or {}).get("spec") or {}).get("template") or {}).get("metadata") or {}).get(
+                "annotations"
+            )
+            if isinstance(body, dict)
+            else None
+        )
+        restarted_at = annotations.get(RESTARTED_AT) if isinstance(annotations, dict) else None
+        expected = {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: restarted_at}}}}}
+        if (
+            not isinstance(restarted_at, str)
+            or not restarted_at
+            or len(restarted_at) > 64
+            or body != expected
+        ):
+            self._error(
+                422,
+                "Invalid",
+                f"the edge-site simulator accepts only a rollout restart of {RECONCILER_NAME}: a patch "
+                f"setting spec.template.metadata.annotations[{RESTARTED_AT!r}] and nothing else",
+            )
+            return
+        self.server.syncer.restart(restarted_at)
+        log.info("%s restarted (rollout restart at %s)", RECONCILER_NAME, restarted_at)
+        self._json(200, self.server.syncer.reconciler_deployment())
 
     # -- control ---------------------------------------------------------------------------------
 
@@ -260,7 +307,10 @@ class _Handler(BaseHTTPRequestHandler):
             if namespace in (None, ROOTSYNC_NAMESPACE):
                 return [self.server.syncer.rootsync()]
             return []
-        return self.server.store.list(rtype.api_version, rtype.kind, namespace if rtype.namespaced else None)
+        found = self.server.store.list(rtype.api_version, rtype.kind, namespace if rtype.namespaced else None)
+        if rtype.kind == "Deployment" and namespace in (None, ROOTSYNC_NAMESPACE):
+            found = [self.server.syncer.reconciler_deployment(), *found]
+        return found
 
     def _get(self, rtype: ResourceType, namespace: str | None, name: str) -> None:
         found = next((o for o in self._objects(rtype, namespace) if o["metadata"]["name"] == name), None)
@@ -293,7 +343,7 @@ class _Handler(BaseHTTPRequestHandler):
                 "singularName": t.kind.lower(),
                 "namespaced": t.namespaced,
                 "kind": t.kind,
-                "verbs": ["get", "list"],
+                "verbs": ["get", "list", "patch"] if t.kind == "Deployment" else ["get", "list"],
             }
             for t in TYPES
             if (t.group, t.version) == (group, version)
@@ -315,3 +365,4 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 ROOTSYNC_PATH = f"/apis/configsync.gke.io/v1beta1/namespaces/{ROOTSYNC_NAMESPACE}/rootsyncs/{ROOTSYNC_NAME}"
+RECONCILER_PATH = f"/apis/apps/v1/namespaces/{ROOTSYNC_NAMESPACE}/deployments/{RECONCILER_NAME}"

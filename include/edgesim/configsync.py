@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 ROOTSYNC_NAMESPACE = "config-management-system"
 ROOTSYNC_NAME = "root-sync"
+RECONCILER_NAME = "root-reconciler"  # Config Sync's reconciler Deployment of the RootSync root-sync
+RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 LOCAL_CONFIG = "config.kubernetes.io/local-config"
 
 
@@ -157,6 +159,8 @@ class Syncer:
         self.period = period
         self.state = SyncState()
         self.paused = False
+        self.created = time.time()
+        self.restarts: list[str] = []  # restartedAt annotations received, oldest first
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="configsync", daemon=True)
@@ -175,6 +179,55 @@ class Syncer:
         with self._lock:
             self.state.source_commit = ""
         self._wake.set()
+
+    def restart(self, restarted_at: str) -> None:
+        """A rollout restart of the reconciler Deployment (``kubectl rollout restart``): the new
+        reconciler starts without the old one's state, so a paused (hung) sync resumes, the last
+        pulled commit is forgotten, and it pulls and applies the current commit at once."""
+        with self._lock:
+            self.restarts.append(restarted_at)
+            self.state.source_commit = ""
+            self.state.source_errors = []
+            self.state.updated = time.time()
+        self.paused = False
+        self._wake.set()
+
+    def reconciler_deployment(self) -> dict[str, Any]:
+        """The ``config-management-system/root-reconciler`` Deployment, as Config Sync runs it."""
+        with self._lock:
+            restarts = list(self.restarts)
+        template_annotations = {RESTARTED_AT: restarts[-1]} if restarts else {}
+        labels = {"app": "reconciler", "configsync.gke.io/reconciler": RECONCILER_NAME}
+        stamp = timestamp(self.created)
+        return {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {
+                "name": RECONCILER_NAME,
+                "namespace": ROOTSYNC_NAMESPACE,
+                "labels": {**labels, "configsync.gke.io/sync-name": ROOTSYNC_NAME},
+                "uid": f"root-reconciler-{self.store.site}",
+                "generation": 1 + len(restarts),
+                "creationTimestamp": stamp,
+                "resourceVersion": str(1 + len(restarts)),
+            },
+            "spec": {
+                "replicas": 1,
+                "selector": {"matchLabels": labels},
+                "template": {
+                    "metadata": {"labels": labels, "annotations": template_annotations},
+                    "spec": {"containers": [{"name": "reconciler", "image": "edgesim/reconciler"}]},
+                },
+            },
+            "status": {
+                "observedGeneration": 1 + len(restarts),
+                "replicas": 1,
+                "updatedReplicas": 1,
+                "readyReplicas": 1,
+                "availableReplicas": 1,
+                "conditions": [{"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable"}],
+            },
+        }
 
     def _git(self, *args: str, cwd: Path | None = None) -> str:
         done = subprocess.run(

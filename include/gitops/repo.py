@@ -28,6 +28,10 @@ from .auth import GitAuth, check_url
 FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 INTENT_ID = re.compile(r"^[a-z0-9]([-a-z0-9]{0,48}[a-z0-9])?$")
 _SHA = re.compile(r"^[0-9a-f]{40}$")
+TAG_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?/[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$")
+# A revert names what it reverts: this project's "Reverts: <sha>" trailer (one line per commit),
+# or the line plain ``git revert`` writes.
+_REVERTS = re.compile(r"^(?:Reverts: |This reverts commit )([0-9a-f]{40})\.?\s*$", re.MULTILINE)
 GIT_TIMEOUT_S = 60
 
 
@@ -81,6 +85,58 @@ class Delivery:
     created: bool
     attempts: int
     seconds: float
+
+
+@dataclass(frozen=True)
+class DeployedIntent:
+    """An intent present on ``main``: its directory ``intents/<intent_id>/`` exists at ``head``.
+
+    :param intent_id: the directory's name.
+    :param commit: the newest delivery commit still in effect (what a rollback reverts); when no
+        delivery commit is in effect, the last commit that touched the directory.
+    :param deliveries: every delivery commit still in effect, newest first.
+    :param head: the commit of ``main`` that was read.
+    """
+
+    intent_id: str
+    commit: str
+    deliveries: tuple[str, ...]
+    head: str
+
+
+@dataclass(frozen=True)
+class RangeRevert:
+    """The outcome of reverting several commits in one revert commit.
+
+    :param sha: the revert commit on ``main`` (``previous`` when nothing had to be reverted).
+    :param reverted: the commits it reverts, newest first.
+    :param previous: what ``main`` pointed at before the revert.
+    :param created: False when an earlier attempt had already pushed it.
+    :param removed: for an intent's revert, True when its directory no longer exists on ``main``;
+        None otherwise.
+    :param seconds: wall time, including pushes.
+    """
+
+    sha: str
+    reverted: tuple[str, ...]
+    previous: str
+    created: bool
+    removed: bool | None
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Tag:
+    """An annotated tag pushed to the server.
+
+    :param name: the tag (``checkpoint/<name>``).
+    :param commit: the commit of ``main`` it points at.
+    :param created: always True: an existing tag is never moved.
+    """
+
+    name: str
+    commit: str
+    created: bool
 
 
 @dataclass(frozen=True)
@@ -320,6 +376,255 @@ class SiteRepo:
             self._sync()
             return self._git("log", *args).stdout
 
+    # -- what is deployed, checkpoints, reverts of several commits ------------------------------
+
+    def _live(self, intent_id: str, rev: str = "HEAD") -> list[str]:
+        """Delivery commits of ``intents/<intent_id>/`` still in effect at ``rev``, newest first.
+
+        Walks the commits that touched the directory from the newest: a revert (``Reverts: <sha>``
+        trailers, or plain ``git revert``'s line) cancels the commits it names, unless it was itself
+        cancelled by a later revert; every other commit is a delivery, in effect unless cancelled.
+        """
+        out = self._git("log", "--format=%H%x1f%B%x1e", rev, "--", f"intents/{intent_id}").stdout
+        cancelled: set[str] = set()
+        live = []
+        for record in out.split("\x1e"):
+            sha, _, body = record.strip().partition("\x1f")
+            if not _SHA.match(sha) or sha in cancelled:
+                continue
+            reverts = _REVERTS.findall(body)
+            if reverts:
+                cancelled.update(reverts)
+            else:
+                live.append(sha)
+        return live
+
+    def live_deliveries(self, intent_id: str) -> list[str]:
+        """The delivery commits of ``intent_id`` still in effect on ``main``, newest first.
+
+        Reverting all of them (newest first) takes the intent out; commits of other intents stay.
+        An empty list when the intent was never delivered or has been reverted.
+        """
+        _check_intent_id(intent_id)
+        with self._locked():
+            self._ensure_clone()
+            self._sync()
+            return self._live(intent_id)
+
+    def deployed_intents(self) -> list[DeployedIntent]:
+        """Every intent whose directory exists on ``main`` (Git is the source of truth), by id, with
+        the delivery commit in effect; see :class:`DeployedIntent`."""
+        with self._locked():
+            self._ensure_clone()
+            head = self._sync()
+            listed = self._git("ls-tree", "-d", "--name-only", "HEAD", "intents/", check=False).stdout
+            found = []
+            for path in sorted(listed.split()):
+                intent_id = path.removeprefix("intents/")
+                if not INTENT_ID.match(intent_id):
+                    continue
+                live = self._live(intent_id)
+                commit = (
+                    live[0]
+                    if live
+                    else self._git("log", "-1", "--format=%H", "HEAD", "--", path).stdout.strip()
+                )
+                found.append(DeployedIntent(intent_id, commit, tuple(live), head))
+            return found
+
+    def read(self, path: str, rev: str = "HEAD") -> str | None:
+        """The text of ``path`` at ``rev`` of ``main`` (after a fetch), or None when it is absent.
+
+        :param path: a relative path inside the repository, without ``..``.
+        """
+        parts = path.split("/")
+        if not path or path.startswith("/") or any(p in ("", ".", "..") for p in parts):
+            raise ValueError(f"not a plain relative path: {path[:100]!r}")
+        if rev != "HEAD" and not _SHA.match(rev):
+            raise ValueError("rev must be HEAD or a full commit SHA")
+        with self._locked():
+            self._ensure_clone()
+            if rev == "HEAD" or self._git("cat-file", "-e", f"{rev}^{{commit}}", check=False).returncode:
+                self._sync()
+            shown = self._git("show", f"{rev}:{path}", check=False)
+            return shown.stdout if shown.returncode == 0 else None
+
+    def _remote_tag(self, name: str) -> str | None:
+        """The commit tag ``name`` points at on the server, or None when the server has no such tag."""
+        out = self._git("ls-remote", "--tags", "origin", f"refs/tags/{name}", f"refs/tags/{name}^{{}}").stdout
+        refs = dict(reversed(line.split("\t", 1)) for line in out.splitlines() if "\t" in line)
+        return refs.get(f"refs/tags/{name}^{{}}") or refs.get(f"refs/tags/{name}")
+
+    def tag_commit(self, name: str) -> str | None:
+        """The commit the tag ``name`` points at on the server, or None when there is no such tag."""
+        _check_tag(name)
+        with self._locked():
+            self._ensure_clone()
+            return self._remote_tag(name)
+
+    def create_tag(self, name: str, *, message: str) -> Tag:
+        """Tag the commit ``main`` points at with an annotated tag ``name`` and push the tag.
+
+        An existing tag is never moved: a tag already on the server raises :class:`GitError`, and
+        the push is a plain one (no force), which the server refuses for an existing tag anyway.
+        """
+        _check_tag(name)
+        with self._locked():
+            self._ensure_clone()
+            if self._remote_tag(name):
+                raise GitError(f"tag {name} already exists on {self.url}; a checkpoint is never moved")
+            head = self._sync()
+            self._git("tag", "-d", name, check=False)  # a local leftover of a failed attempt
+            self._git("tag", "-a", name, "-m", message, head)
+            push = self._git("push", "--porcelain", "origin", f"refs/tags/{name}", check=False)
+            if push.returncode != 0:
+                self._git("tag", "-d", name, check=False)
+                if _rejected(push) or "already exists" in push.stdout + push.stderr:
+                    raise GitError(f"tag {name} already exists on {self.url}; a checkpoint is never moved")
+                raise GitError(
+                    f"git push of tag {name} to {self.url} failed: {_explain(push.stderr + push.stdout)}"
+                )
+            return Tag(name, head, True)
+
+    def _since(self, tag_commit: str) -> list[str]:
+        if self._git("merge-base", "--is-ancestor", tag_commit, "HEAD", check=False).returncode != 0:
+            raise GitError(f"commit {tag_commit[:12]} is not on {self.branch} of {self.url}")
+        merges = self._git("rev-list", "--merges", f"{tag_commit}..HEAD").stdout.split()
+        if merges:
+            raise GitError(
+                f"{self.branch} of {self.url} has merge commits after {tag_commit[:12]} "
+                f"({', '.join(m[:12] for m in merges)}); they cannot be reverted one by one"
+            )
+        return self._git("rev-list", f"{tag_commit}..HEAD").stdout.split()
+
+    def commits_since(self, name: str) -> tuple[str, list[str]]:
+        """The commit tag ``name`` points at, and every commit after it on ``main``, newest first.
+
+        Raises :class:`GitError` when the server has no such tag, when the tagged commit is not on
+        ``main``, or when a merge commit follows it.
+        """
+        _check_tag(name)
+        with self._locked():
+            self._ensure_clone()
+            tagged = self._remote_tag(name)
+            if not tagged:
+                raise GitError(f"tag {name} does not exist on {self.url}")
+            self._sync()
+            return tagged, self._since(tagged)
+
+    def same_tree(self, a: str, b: str) -> bool:
+        """True when commits ``a`` and ``b`` hold exactly the same files."""
+        if not (_SHA.match(a) and _SHA.match(b)):
+            raise ValueError("same_tree needs two full commit SHAs")
+        with self._locked():
+            self._ensure_clone()
+            for sha in (a, b):
+                if self._git("cat-file", "-e", f"{sha}^{{commit}}", check=False).returncode:
+                    self._sync()
+            return self._git("diff", "--quiet", a, b, check=False).returncode == 0
+
+    def changed_paths(self, sha: str) -> list[str]:
+        """The files commit ``sha`` changed."""
+        if not _SHA.match(sha):
+            raise ValueError("changed_paths needs a full commit SHA")
+        with self._locked():
+            self._ensure_clone()
+            if self._git("cat-file", "-e", f"{sha}^{{commit}}", check=False).returncode:
+                self._sync()
+            return self._git("diff-tree", "--no-commit-id", "--name-only", "-r", "--root", sha).stdout.split()
+
+    def revert_range(
+        self,
+        shas: list[str],
+        *,
+        message: str,
+        intent_id: str | None = None,
+        require_removed: bool = False,
+        idempotent: bool = True,
+    ) -> RangeRevert:
+        """Revert exactly the commits ``shas`` (newest first) in one commit on ``main`` and push.
+
+        Never ``HEAD`` blindly, never a force push; commits not named stay. The commit message gets
+        one ``Reverts: <sha>`` trailer per commit. A conflict aborts and raises
+        :class:`RevertConflictError`; nothing is pushed then.
+
+        :param intent_id: the intent whose directory the revert should take out (for ``removed``).
+        :param require_removed: refuse (push nothing) if ``intents/<intent_id>/`` would remain.
+        :param idempotent: when every commit already has a revert on ``main`` (an earlier attempt
+            landed), return that revert instead of reverting again. A reset to a checkpoint passes
+            False: it reverts reverts too.
+        """
+        if not shas or not all(_SHA.match(s) for s in shas) or len(set(shas)) != len(shas):
+            raise ValueError("revert_range needs distinct full commit SHAs")
+        if intent_id is not None:
+            _check_intent_id(intent_id)
+        if require_removed and intent_id is None:
+            raise ValueError("require_removed needs the intent id")
+        started = time.monotonic()
+        relative = f"intents/{intent_id}" if intent_id else None
+        with self._locked():
+            self._ensure_clone()
+            for attempt in range(1, self.max_attempts + 1):
+                previous = self._sync()
+                for sha in shas:
+                    if self._git("merge-base", "--is-ancestor", sha, "HEAD", check=False).returncode != 0:
+                        raise GitError(
+                            f"commit {sha[:12]} is not on {self.branch} of {self.url}; nothing reverted"
+                        )
+                order = {sha: i for i, sha in enumerate(self._git("rev-list", "HEAD").stdout.split())}
+                ordered = sorted(shas, key=lambda s: order[s])
+                removed = None if relative is None else not (self.path / relative).exists()
+                if idempotent:
+                    earlier = {
+                        sha: self._git(
+                            "log", "--format=%H", f"--grep=^Reverts: {sha}$", "HEAD"
+                        ).stdout.split()
+                        for sha in ordered
+                    }
+                    if all(earlier.values()):
+                        newest = min((found[0] for found in earlier.values()), key=lambda s: order[s])
+                        return RangeRevert(
+                            newest, tuple(ordered), previous, False, removed, time.monotonic() - started
+                        )
+                    if any(earlier.values()):
+                        done = sorted(s[:12] for s, found in earlier.items() if found)
+                        raise GitError(
+                            f"some of the commits are already reverted on {self.url} ({', '.join(done)}); "
+                            "nothing reverted"
+                        )
+                attempt_revert = self._git("revert", "--no-edit", "--no-commit", *ordered, check=False)
+                if attempt_revert.returncode != 0:
+                    files = self._git("diff", "--name-only", "--diff-filter=U", check=False).stdout.split()
+                    self._git("revert", "--abort", check=False)
+                    self._sync()
+                    raise RevertConflictError(
+                        f"reverting {', '.join(s[:12] for s in ordered)} on {self.url} conflicts with "
+                        f"later commits in {', '.join(files) or 'the tree'}; nothing was pushed",
+                        files,
+                    )
+                removed = None if relative is None else not (self.path / relative).exists()
+                if require_removed and not removed:
+                    left = self._git("ls-files", "--", relative).stdout.split()
+                    self._sync()
+                    raise GitError(
+                        f"reverting {', '.join(s[:12] for s in ordered)} would leave {relative}/ on "
+                        f"{self.url} ({', '.join(left[:5])}): other commits changed it; nothing was pushed"
+                    )
+                trailers = "".join(f"Reverts: {sha}\n" for sha in ordered)
+                self._git("commit", "--quiet", "--no-verify", "--allow-empty", "-m", f"{message}\n{trailers}")
+                revert_sha = self._git("rev-parse", "HEAD").stdout.strip()
+                push = self._git(
+                    "push", "--porcelain", "origin", f"HEAD:refs/heads/{self.branch}", check=False
+                )
+                if push.returncode == 0:
+                    return RangeRevert(
+                        revert_sha, tuple(ordered), previous, True, removed, time.monotonic() - started
+                    )
+                if not _rejected(push):
+                    raise GitError(f"git push to {self.url} failed: {_explain(push.stderr + push.stdout)}")
+                time.sleep(min(0.05 * 2**attempt, 1.0) * random.uniform(0.5, 1.5))  # noqa: S311 (jitter)
+        raise PushRejectedError(f"push of the revert to {self.url} was rejected {self.max_attempts} times")
+
 
 def _rejected(push: subprocess.CompletedProcess) -> bool:
     text = push.stdout + push.stderr
@@ -349,6 +654,35 @@ def _explain(text: str) -> str:
 def _words(text: str) -> str:
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     return " / ".join(lines[-4:]) or "no output"
+
+
+def _check_intent_id(intent_id: str) -> None:
+    if not isinstance(intent_id, str) or not INTENT_ID.match(intent_id):
+        raise ValueError("the intent id must be a DNS-1123 label of at most 50 characters")
+
+
+def _check_tag(name: str) -> None:
+    if not isinstance(name, str) or not TAG_NAME.match(name):
+        raise ValueError("a tag name is <label>/<label>, each a DNS-1123 label of at most 40 characters")
+
+
+def withdraw_message(intent_id: str, site: str, shas: list[str], run_id: str | None, reason: str) -> str:
+    """The message of a withdrawal commit; ``Reverts:`` trailers are added by
+    :meth:`SiteRepo.revert_range`."""
+    run = run_id or "manual"
+    return (
+        f"Withdraw intent {intent_id} from {site}: revert {', '.join(s[:12] for s in shas)}\n\n"
+        f"{reason or 'withdrawn'}\n\nIntent-Id: {intent_id}\nSite: {site}\nDag-Run-Id: {run}"
+    )
+
+
+def reset_message(tag: str, site: str, count: int, run_id: str | None, reason: str) -> str:
+    """The message of a reset-to-checkpoint commit (``Reverts:`` trailers added by revert_range)."""
+    run = run_id or "manual"
+    return (
+        f"Reset {site} to {tag}: revert the {count} commit(s) after it\n\n"
+        f"{reason or 'emergency reset'}\n\nCheckpoint: {tag}\nSite: {site}\nDag-Run-Id: {run}"
+    )
 
 
 def revert_message(intent_id: str, site: str, sha: str, run_id: str | None, reason: str) -> str:

@@ -1,0 +1,67 @@
+"""
+### Emergency: checkpoint every site repository
+
+Tags the commit `main` points at on every site's config repository with the annotated tag
+`checkpoint/<name>`, pushed without force, so that `emergency_reset` can later bring every site back
+to it. An existing checkpoint is never moved: if any site already has the tag, nothing is tagged.
+
+| task | what |
+|---|---|
+| `plan` | checks the name (a DNS-1123 label of at most 40 characters) and that no site has the tag |
+| `tag` | tags each site's `main` and pushes the tag; returns `{name, tag, sites: {site: commit}}` |
+
+Trigger with `{"name": "before-maintenance", "message": "known good before the upgrade"}`.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import Param, dag, get_current_context, task
+
+
+@dag(
+    dag_id="emergency_checkpoint",
+    schedule=None,
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    tags=["emergency", "gitops", "operations"],
+    doc_md=__doc__,
+    default_args={"owner": "edge-intent", "retries": 0},
+    params={
+        "name": Param(
+            type="string",
+            minLength=1,
+            maxLength=40,
+            pattern="^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+            title="Checkpoint name",
+            description="The tag is checkpoint/<name>; lower-case letters, digits and '-', at most 40.",
+        ),
+        "message": Param(
+            "",
+            type="string",
+            maxLength=500,
+            title="Message",
+            description="The annotated tag's message.",
+        ),
+    },
+)
+def emergency_checkpoint():
+    @task(task_display_name="Plan", execution_timeout=timedelta(minutes=1))
+    def plan() -> dict:
+        from edge_intent import operations
+
+        return operations.checkpoint_plan(get_current_context()["params"])
+
+    @task(task_display_name="Tag", execution_timeout=timedelta(minutes=1))
+    def tag(planned: dict) -> dict:
+        from edge_intent import operations
+
+        return operations.checkpoint_create(planned, get_current_context()["run_id"])
+
+    tag(plan())
+
+
+emergency_checkpoint()

@@ -1,0 +1,141 @@
+"""
+### SLO re-verification
+
+On a schedule, re-checks the SLOs of every intent deployed on the edge sites and rolls back the
+ones that now break a rollback-class SLO.
+
+- `discover`: every `intents/<id>/` directory on each site repository's `main` (Git is the source
+  of truth), the delivery commit in effect, and the intent's targets, read from its delivered
+  `intent-28312` ConfigMap.
+- `verify` (one mapped task per intent): its SLOs at each of its sites over the `slo_profile`
+  window, on Prometheus, as the pipeline's Verifying phase does (`DlLatency` tightens `latency_p95`).
+- `select`: the intents with a measured breach of a rollback-class SLO.
+- `rollback` (one mapped group per such intent): `revert` of the commit that delivered it on each
+  site (other intents' commits stay), pushed; `wait_for_restore` until every site synced it;
+  `evidence` writes `evidence.json` as the pipeline does.
+- `summary`: the return value, `passed` (with verdicts), `rolledBack` (with evidence), `unverified`.
+  A rollback is this DAG doing its job: the run still succeeds; it fails when an intent could not be
+  verified or a rollback did not complete.
+
+Params: `slo_profile` (`default`: 10 min window; `demo`: 30 s), `on_missing_data` (`report`: an
+intent without data is reported and fails the run, never rolled back, so an unreachable Prometheus
+does not roll back every intent; `rollback`: treat it as a breach, as the pipeline's gate does).
+
+Schedule: `EDGE_INTENT_REVERIFY_SCHEDULE`, read when the DAG file is parsed: a cron expression
+(default `*/15 * * * *`, every 15 minutes), or `none` for manual runs only. No catch-up, one run at
+a time.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import Param, TriggerRule, dag, get_current_context, task, task_group
+
+from edge_intent.sensors import RestoreSensor
+
+DEFAULT_SCHEDULE = "*/15 * * * *"
+_schedule = os.environ.get("EDGE_INTENT_REVERIFY_SCHEDULE", DEFAULT_SCHEDULE).strip() or DEFAULT_SCHEDULE
+SCHEDULE = None if _schedule.lower() == "none" else _schedule
+
+
+@dag(
+    dag_id="slo_reverify",
+    schedule=SCHEDULE,
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    tags=["slo", "gitops", "operations"],
+    doc_md=__doc__,
+    default_args={"owner": "edge-intent", "retries": 1, "retry_delay": timedelta(seconds=5)},
+    params={
+        "slo_profile": Param(
+            "default",
+            type="string",
+            pattern="^[a-z0-9_-]{1,40}$",
+            title="SLO profile",
+            description="Verification profile of config/slo.yaml: default (10 min window) or demo (30 s).",
+        ),
+        "on_missing_data": Param(
+            "report",
+            type="string",
+            enum=["report", "rollback"],
+            title="On missing data",
+            description="report: an intent without metrics is reported (the run fails), not rolled back; "
+            "rollback: treat it as a breach.",
+        ),
+    },
+)
+def slo_reverify():
+    @task(task_display_name="Discover deployed intents", execution_timeout=timedelta(minutes=2))
+    def discover() -> list:
+        from edge_intent import operations
+
+        return operations.reverify_discover()
+
+    @task(
+        task_display_name="Verify SLOs",
+        retries=0,
+        execution_timeout=timedelta(minutes=12),
+        map_index_template="{{ task.op_kwargs['intent']['intentId'] }}",
+    )
+    def verify(intent: dict) -> dict:
+        from edge_intent import operations
+
+        return operations.reverify_verify(intent, get_current_context()["params"]["slo_profile"])
+
+    @task(task_display_name="Select breached intents", retries=0)
+    def select(verified: list) -> list:
+        from edge_intent import operations
+
+        return operations.reverify_select(list(verified), get_current_context()["params"]["on_missing_data"])
+
+    @task_group(group_id="rollback")
+    def rollback(item: dict):
+        @task(task_display_name="RollingBack: revert", execution_timeout=timedelta(minutes=1))
+        def revert(item: dict) -> dict:
+            from edge_intent import operations
+
+            context = get_current_context()
+            return operations.reverify_revert(item, context["run_id"], context["ti"])
+
+        @task(task_display_name="RollingBack: evidence", trigger_rule=TriggerRule.ALL_DONE, retries=0)
+        def evidence(item: dict) -> dict:
+            from edge_intent import operations
+
+            context = get_current_context()
+            return operations.reverify_evidence(
+                context["ti"], item, "rollback", context["dag"].dag_id, context["run_id"]
+            )
+
+        reverted = revert(item)
+        restored = RestoreSensor(
+            task_id="wait_for_restore",
+            task_display_name="RollingBack: restore sync",
+            targets=reverted,
+            timeout=300,
+            retries=1,
+            retry_delay=timedelta(seconds=2),
+        )
+        recorded = evidence(item)
+        reverted >> restored >> recorded
+        return recorded
+
+    @task(task_display_name="Summary", trigger_rule=TriggerRule.ALL_DONE, retries=0)
+    def summary() -> dict:
+        from edge_intent import operations
+
+        ti = get_current_context()["ti"]
+        return operations.reverify_summary(
+            ti.xcom_pull(task_ids="verify"), ti.xcom_pull(task_ids="rollback.evidence"), ti
+        )
+
+    verified = verify.expand(intent=discover())
+    selected = select(verified)
+    rolled_back = rollback.expand(item=selected)
+    rolled_back >> summary()
+
+
+slo_reverify()

@@ -1,0 +1,109 @@
+"""evidence.json of a reset to a checkpoint: what each site's ``main`` was and is, what was reverted.
+
+Written as ``<evidence dir>/_checkpoints/<name>/<run id>/evidence.json`` (intent ids cannot start
+with ``_``, so it never mixes with an intent's evidence). Like the rollback evidence
+(:mod:`include.evidence.document`): every number is measured (clock readings, git's answers), what
+was not measured is null, no credential is in it, and it carries a SHA-256 of itself.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .document import DIGEST_NOTE, digest, iso, run_folder
+
+FOLDER = "_checkpoints"
+
+
+def build_reset(
+    *,
+    name: str,
+    tag: str,
+    dag_id: str,
+    run_id: str,
+    reason: str,
+    reverts: dict[str, dict[str, Any]],
+    restore: dict[str, Any] | None,
+    matches: dict[str, bool],
+    now: float,
+) -> dict[str, Any]:
+    """The document, digest included.
+
+    :param reverts: by site: ``sha`` (main after), ``previous`` (main before), ``reverted`` (commits,
+        newest first), ``tagCommit``, ``pushedAt``, ``seconds``, or ``error``.
+    :param restore: ``{"sites", "completedAt", "seconds"}`` once every site synced, else None.
+    :param matches: by site, whether git found the tree after the reset equal to the checkpoint's.
+    """
+    errors = [f"{site}: {r['error']}" for site, r in sorted(reverts.items()) if r.get("error")]
+    if not reverts:
+        errors.append("no revert was made: the revert task did not run to the end")
+    elif restore is None and not errors:
+        errors.append("the sites did not report the reset as synced")
+    errors += [
+        f"{site}: the tree differs from the checkpoint's" for site, ok in sorted(matches.items()) if not ok
+    ]
+    actions = [
+        {
+            "action": "git_revert",
+            "site": site,
+            "commit": r["sha"],
+            "reverts": r.get("reverted", []),
+            "timestamp": iso(r["pushedAt"]),
+        }
+        for site, r in sorted(reverts.items())
+        if r.get("sha") and r.get("pushedAt")
+    ]
+    if restore and restore.get("completedAt"):
+        actions.append(
+            {
+                "action": "sync_complete",
+                "sites": sorted(restore.get("sites", {})),
+                "timestamp": iso(restore["completedAt"]),
+            }
+        )
+    document: dict[str, Any] = {
+        "timestamp": iso(now),
+        "trigger": "emergency_reset",
+        "checkpoint": {"name": name, "tag": tag},
+        "reason": reason,
+        "actions": actions,
+        "result": "success" if reverts and not errors else "failed",
+        "restored_version": {site: r["sha"] for site, r in sorted(reverts.items()) if r.get("sha")},
+        "dagId": dag_id,
+        "dagRunId": run_id,
+        "sites": {
+            site: {
+                "tagCommit": r.get("tagCommit"),
+                "commitBefore": r.get("previous"),
+                "commitAfter": r.get("sha"),
+                "reverted": r.get("reverted", []),
+                "treeMatchesCheckpoint": matches.get(site),
+            }
+            for site, r in sorted(reverts.items())
+        },
+        "steps": {
+            "revert": {site: {"seconds": r.get("seconds")} for site, r in sorted(reverts.items())},
+            "restore": None if not restore else {"seconds": restore.get("seconds")},
+        },
+        "errors": errors,
+        "digestAlgorithm": DIGEST_NOTE,
+    }
+    document["sha256"] = digest(document)
+    return document
+
+
+def write(document: dict[str, Any], directory: Path, name: str = "evidence.json") -> Path:
+    """Write ``directory/_checkpoints/<name>/<run id>/evidence.json`` atomically; return the path."""
+    import json
+    import os
+    import tempfile
+
+    folder = run_folder(Path(directory) / FOLDER, document["checkpoint"]["name"], document["dagRunId"])
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(document, handle, indent=2)
+        handle.write("\n")
+    target = folder / name
+    os.replace(tmp, target)
+    return target
