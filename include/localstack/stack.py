@@ -15,6 +15,7 @@ import secrets
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -362,6 +363,10 @@ class Stack:
         )
         if done.returncode != 0:
             raise RuntimeError(f"airflow db migrate failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+        database = Path(env["AIRFLOW_HOME"]) / "airflow.db"
+        if database.exists():  # write-ahead log: readers (the API) no longer wait for the scheduler's writes
+            with contextlib.closing(sqlite3.connect(database)) as connection:
+                connection.execute("PRAGMA journal_mode=WAL")
 
     def start_airflow(self, timeout: float = 120, extra_env: dict[str, str] | None = None) -> str:
         port = free_port()

@@ -238,20 +238,39 @@ class IntentRequest(BaseModel):
     slo_profile: str = SLO_PROFILE
 
 
+CONFIG_TTL = 30.0
+"""Seconds the compiler settings and SLO configuration are reused before they are read again."""
+_config_cache: dict[str, tuple[float, Any]] = {}
+
+
+def _cached(name: str, load: Callable[[], Any]) -> Any:
+    now = time.monotonic()
+    held = _config_cache.get(name)
+    if held is None or now - held[0] > CONFIG_TTL:
+        held = _config_cache[name] = (now, load())
+    return held[1]
+
+
 def _settings():
     from include.compiler.config import load_settings
 
-    return load_settings()
+    return _cached("settings", load_settings)
+
+
+def _slo_config():
+    from include.slo.definitions import load_config
+
+    return _cached("slo", load_config)
 
 
 def _validated(request: IntentRequest) -> tuple[dict[str, Any], str, dict[str, Any]]:
     """The TMF921 intent (with its id), the intent id and how it was produced; raises ApiError."""
     from include.compiler import api
-    from include.slo.definitions import load_config
 
     settings = _settings()
-    if not _PROFILE.match(request.slo_profile) or request.slo_profile not in load_config().profiles:
-        known = ", ".join(sorted(load_config().profiles))
+    profiles = _slo_config().profiles
+    if not _PROFILE.match(request.slo_profile) or request.slo_profile not in profiles:
+        known = ", ".join(sorted(profiles))
         raise ApiError.field(
             422, "invalid intent", "slo_profile", f"unknown profile; known profiles are {known}"
         )
@@ -355,11 +374,18 @@ def submit_intent(raw: Body, request: Request, user: GetUserDep, session: Sessio
         wanted = IntentRequest.model_validate(document)
     except ValidationError as exc:
         raise ApiError(422, "invalid request", [_pydantic_error(e) for e in exc.errors()]) from None
+    started = time.perf_counter()
     tmf, intent_id, parser = _validated(wanted)
+    validated = time.perf_counter()
     _refuse_if_running(session, intent_id)
+    checked = time.perf_counter()
     conf = {"intent": tmf, "sites": [], "dry_run": wanted.dry_run, "slo_profile": wanted.slo_profile}
     run_id = _start(records.PIPELINE, intent_id, conf, user=user, session=session, request=request)
     status_url = f"{_root(request)}/{intent_id}"
+    timing = (
+        f"validate;dur={(validated - started) * 1000:.1f}, active;dur={(checked - validated) * 1000:.1f}, "
+        f"trigger;dur={(time.perf_counter() - checked) * 1000:.1f}"
+    )
     return JSONResponse(
         {
             "intentId": intent_id,
@@ -373,7 +399,7 @@ def submit_intent(raw: Body, request: Request, user: GetUserDep, session: Sessio
             "sloProfile": wanted.slo_profile,
         },
         202,
-        headers={"Location": status_url},
+        headers={"Location": status_url, "Server-Timing": timing},
     )
 
 
