@@ -124,18 +124,15 @@ def slo_reverify():
         return recorded
 
     @task(task_display_name="Summary", trigger_rule=TriggerRule.ALL_DONE, retries=0)
-    def summary() -> dict:
+    def summary(verified: list, rolled_back: list) -> dict:
         from edge_intent import operations
 
-        ti = get_current_context()["ti"]
-        return operations.reverify_summary(
-            ti.xcom_pull(task_ids="verify"), ti.xcom_pull(task_ids="rollback.evidence"), ti
-        )
+        return operations.reverify_summary(verified, rolled_back, get_current_context()["ti"])
 
     verified = verify.expand(intent=discover())
     selected = select(verified)
     rolled_back = rollback.expand(item=selected)
-    rolled_back >> summary()
+    summary(verified, rolled_back)
 
 
 slo_reverify()

@@ -425,13 +425,22 @@ def reverify_evidence(ti: Any, item: dict[str, Any], group: str, dag_id: str, ru
     }
 
 
+def _items(value: Any) -> list[Any]:
+    """The values of a mapped task's output: none, one (a single mapped instance), or several."""
+    if value is None:
+        return []
+    if isinstance(value, dict):
+        return [value]
+    return list(value)
+
+
 def reverify_summary(
     verified: list[dict[str, Any]] | None, rolled_back: list[Any] | None, ti: Any
 ) -> dict[str, Any]:
     """What every intent's re-verification found, and what was rolled back; fails the run when an
     intent could not be verified or a rollback did not complete."""
-    verified = [v for v in (verified or []) if v]
-    done = [r for r in (rolled_back or []) if r]
+    verified = [v for v in _items(verified) if v]
+    done = [r for r in _items(rolled_back) if r]
     by_id = {r["intentId"]: r for r in done}
     summary: dict[str, Any] = {"checked": len(verified), "passed": [], "rolledBack": done, "unverified": []}
     for item in verified:
