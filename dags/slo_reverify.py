@@ -90,7 +90,7 @@ def slo_reverify():
     def select(verified: list) -> list:
         from edge_intent import operations
 
-        return operations.reverify_select(list(verified), get_current_context()["params"]["on_missing_data"])
+        return operations.reverify_select(verified, get_current_context()["params"]["on_missing_data"])
 
     @task_group(group_id="rollback")
     def rollback(item: dict):

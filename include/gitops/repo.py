@@ -7,6 +7,11 @@ and pushes again, a bounded number of times. Delivering the same content again c
 and returns the commit that already holds it. The clone is a private cache under ``cache_dir``
 shared by all deliveries on the machine (a file lock serialises them); it is reset to the fetched
 ``main`` before every use, so a failed attempt leaves nothing behind, locally or remotely.
+
+What is deployed is read from ``main`` too: the ``intents/<id>/`` directories and each intent's
+delivery commits still in effect (a revert cancels what it names, unless it was reverted itself).
+Checkpoints are annotated tags, pushed without force and never moved; going back to one, or
+withdrawing an intent, reverts named commits in one new commit, so history only grows.
 """
 
 from __future__ import annotations

@@ -341,7 +341,7 @@ def reverify_select(verified: list[dict[str, Any]], on_missing_data: str) -> lis
     if on_missing_data not in ("report", "rollback"):
         raise InvalidParam("on_missing_data: must be 'report' or 'rollback'")
     chosen = []
-    for item in verified or []:
+    for item in _items(verified):
         verdict = item["verdict"]
         if verdict["result"] != "breach":
             continue
