@@ -129,7 +129,7 @@ def test_post_api_intent_runs_to_succeeded_and_reports_every_site(running):
     assert status == 200 and [r["intent"]["id"] for r in reports] == [intent_id]
 
 
-def test_tmf921_create_answers_201_with_the_resource(running):
+def test_tmf921_create_then_delete_withdraws_by_revert_commits(running):
     stack, admin = running
     tmf = compiler.parse("eMBB slice with 200 Mbps downlink at edge1", load_settings()).to_json()
     tmf.pop("id")
@@ -140,10 +140,31 @@ def test_tmf921_create_answers_201_with_the_resource(running):
     assert headers["location"] == resource["href"] == f"{TMF}/intent/{intent_id}"
     assert resource["lifecycleStatus"] == "Pending" and resource["name"] == tmf["name"]
     run = admin.follow(DAG, headers["x-run-id"], timeout=240)
-    assert run["state"] in ("success", "failed")
-    assert _heads(stack)["edge1"] != before["edge1"]  # delivered
+    assert run["state"] == "success"
+    delivered = _heads(stack)["edge1"]
+    assert delivered != before["edge1"]
+    assert any(path.startswith(f"intents/{intent_id}/") for path in _files_at_head(stack, "edge1"))
+
+    viewer = AirflowAPI(stack.airflow_url, *localstack.VIEWER)
+    assert viewer.send("DELETE", f"{TMF}/intent/{intent_id}")[0] == 403
+    status, _, accepted = admin.send("DELETE", f"{TMF}/intent/{intent_id}")
+    assert status == 202, accepted
+    assert accepted["lifecycleStatus"] == "Withdrawing" and accepted["dagId"] == "intent_withdraw"
+    again, _, _ = admin.send("DELETE", f"{TMF}/intent/{intent_id}")
+    assert again == 409  # the withdrawal is in progress
+    withdrawn = admin.follow("intent_withdraw", accepted["runId"], timeout=180)
+    assert withdrawn["state"] == "success"
+    assert not any(path.startswith(f"intents/{intent_id}/") for path in _files_at_head(stack, "edge1"))
+    repo = stack.root / "git" / f"{load_settings().catalogue.get('edge1').repo}.git"
+    merged = subprocess.run(["git", "--git-dir", str(repo), "merge-base", "--is-ancestor", delivered, "main"])
+    assert merged.returncode == 0  # history only grew: the delivery is still there, reverted
     status, _, state = admin.send("GET", f"/api/intent/{intent_id}")
-    assert status == 200 and state["phase"] in ("Succeeded", "Failed")
+    assert status == 200 and state["phase"] == "Withdrawn"
+    assert state["withdrawal"]["runId"] == accepted["runId"]
+    status, _, evidence = admin.send("GET", state["evidence"]["href"])
+    assert status == 200 and evidence["intentId"] == intent_id and evidence["trigger"] == "withdrawn"
+    assert evidence["sha256"] == state["evidence"]["sha256"]
+    assert admin.send("GET", f"{TMF}/intent/{intent_id}")[2]["lifecycleStatus"] == "Withdrawn"
 
 
 def test_dry_run_through_the_api_commits_nothing(running):
@@ -376,7 +397,9 @@ def test_cli_trigger_with_conf(running):
         check=False,
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    run_id = json.loads(done.stdout[done.stdout.index("[") :])[0]["dag_run_id"]
+    printed = [line for line in done.stdout.splitlines() if line.startswith("[{")]
+    assert printed, done.stdout[-2000:]
+    run_id = json.loads(printed[-1])[0]["dag_run_id"]
     run = admin.follow(DAG, run_id, timeout=180)
     assert run["state"] == "success" and run["triggered_by"] == "cli"
     intent_id = admin.xcom(DAG, run_id, "validate", key="intent_id")
@@ -391,8 +414,7 @@ def test_ui_trigger_form_params_and_a_form_submission(running):
     params = dag["params"]
     assert set(params) == {"intent", "sites", "dry_run", "slo_profile"}
     for name, param in params.items():
-        schema = param["schema"]
-        assert schema.get("title") and schema.get("description"), name
+        assert param["schema"].get("title") and param.get("description"), (name, param)
     assert params["intent"]["schema"]["type"] == ["string", "object"]
     # What the form posts (the UI sends a Referer): a TMF921 object as the intent param.
     tmf = compiler.parse("URLLC slice with 9 ms latency at edge1", load_settings()).to_json()

@@ -419,12 +419,15 @@ def _latest_with(found: list[records.RunRecord], task_id: str) -> records.RunRec
 
 @intent_app.get("/{intent_id}/evidence")
 def intent_evidence(intent_id: str, session: SessionDep) -> dict[str, Any]:
-    """The evidence.json of the intent's latest rollback."""
+    """The evidence.json of the intent's latest rollback or withdrawal."""
     found = _runs_or_404(session, intent_id)
-    record = _latest_with(found, "rollback.evidence")
-    if record is None:
+    for record in reversed(found):
+        written = record.xcom("rollback.evidence" if record.dag_id == records.PIPELINE else "evidence")
+        if written:
+            path = Path(written.get("path") or written.get("evidence") or "")
+            break
+    else:
         raise ApiError.field(404, "no evidence", "id", f"intent {intent_id!r} has not been rolled back")
-    path = Path(record.xcom("rollback.evidence")["path"])
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):

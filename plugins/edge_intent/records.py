@@ -251,7 +251,16 @@ def status(intent_id: str, records: list[RunRecord], *, base: str) -> dict[str, 
     if report:
         body["intentReport"] = {"href": f"{base}/{intent_id}/report", "runId": latest.run_id}
     if withdrawals and withdrawals[-1] is current:
-        body["withdrawal"] = {**current.summary(), "result": current.xcom("evidence") or None}
+        written = current.xcom("evidence") or {}
+        body["withdrawal"] = {**current.summary(), "result": written.get("result")}
+        if written.get("evidence"):
+            body["evidence"] = {
+                "href": f"{base}/{intent_id}/evidence",
+                "runId": current.run_id,
+                "sha256": written.get("sha256"),
+                "result": written.get("result"),
+                "trigger": "withdrawn",
+            }
     return body
 
 
