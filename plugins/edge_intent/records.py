@@ -199,11 +199,31 @@ def all_intents(session: Session) -> dict[str, list[RunRecord]]:
 
 
 def active_run(session: Session, intent_id: str) -> RunRecord | None:
-    """A queued or running run about ``intent_id``, if any."""
-    for record in reversed(runs_of(session, intent_id)):
-        if record.state in ("queued", "running"):
-            return record
-    return None
+    """A queued or running run about ``intent_id``, if any (cheap: only active runs are read)."""
+    from airflow.models.dagrun import DagRun
+    from airflow.models.xcom import XComModel
+
+    active = DagRun.state.in_(["queued", "running"])
+    named = (
+        select(DagRun)
+        .where(
+            DagRun.dag_id.in_([PIPELINE, WITHDRAW]), DagRun.run_id.like(f"{RUN_PREFIX}{intent_id}__%"), active
+        )
+        .limit(1)
+    )
+    run = session.scalars(named).first()
+    if run is None:  # a run started another way that has recorded the intent's id
+        recorded = (
+            select(XComModel.dag_run_id, XComModel.value)
+            .join(DagRun, DagRun.id == XComModel.dag_run_id)
+            .where(
+                XComModel.dag_id == PIPELINE, XComModel.task_id == "validate", XComModel.key == "intent_id"
+            )
+            .where(active)
+        )
+        ids = [dag_run_id for dag_run_id, value in session.execute(recorded) if _value(value) == intent_id]
+        run = session.get(DagRun, ids[0]) if ids else None
+    return _load(session, [run])[0] if run is not None else None
 
 
 def status(intent_id: str, records: list[RunRecord], *, base: str) -> dict[str, Any]:
