@@ -42,8 +42,8 @@ from . import api
 from .config import SLICE_TYPES, Settings, SliceType
 from .errors import IntentValidationError
 from .limits import MAX_SITES, MAX_TARGETS, MAX_TEXT_CHARS
-from .nl import ParsedText, _check_override, _check_unique, _requirement, _sites, derive_id
-from .slice import Requirement, SliceIntent
+from .nl import ParsedText, _check_override, _check_unique, _requirement, _sites, assemble
+from .slice import Requirement
 from .targets import KINDS, UNITS
 from .tmf921 import Intent, build_intent
 
@@ -359,19 +359,7 @@ def to_parsed(text: str, answer: Answer, settings: Settings, *, sites: list[str]
     requirements = [_target(target) for target in answer.targets]
     _check_unique(requirements)
     requirements.sort(key=lambda req: order.index(req.name))
-    intent = SliceIntent(
-        slice_type=slice_type,
-        sites=tuple(chosen),
-        requirements=tuple(requirements),
-        defaults_applied=tuple(defaults),
-        description=original,
-    )
-    return ParsedText(
-        intent=intent,
-        priority=priority,
-        intent_id=derive_id(intent, lowered),
-        name=f"{slice_type} slice at {', '.join(chosen)}",
-    )
+    return assemble(slice_type, chosen, requirements, defaults, priority, original)
 
 
 def _grounded_sites(lowered: str, answer: Answer, settings: Settings) -> list[str]:

@@ -170,18 +170,30 @@ def parse_text(text: str, settings: Settings, *, sites: list[str] | None = None)
         defaults.append("priority")
 
     _check_unique(requirements)
+    return assemble(slice_type, chosen, requirements, defaults, priority, original)
+
+
+def assemble(
+    slice_type: SliceType,
+    sites: list[str],
+    requirements: list[Requirement],
+    defaults: list[str],
+    priority: int,
+    text: str,
+) -> ParsedText:
+    """The parse result from what was read: its id (from the content and the text) and its name."""
     intent = SliceIntent(
         slice_type=slice_type,
-        sites=tuple(chosen),
+        sites=tuple(sites),
         requirements=tuple(requirements),
         defaults_applied=tuple(defaults),
-        description=original,
+        description=text,
     )
     return ParsedText(
         intent=intent,
         priority=priority,
-        intent_id=derive_id(intent, lowered),
-        name=f"{slice_type} slice at {', '.join(chosen)}",
+        intent_id=derive_id(intent, text.lower()),
+        name=f"{slice_type} slice at {', '.join(sites)}",
     )
 
 
