@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -428,3 +429,35 @@ def test_ui_trigger_form_params_and_a_form_submission(running):
     assert run["triggered_by"] == "ui"
     assert admin.follow(DAG, run["dag_run_id"], timeout=180)["state"] == "success"
     assert admin.xcom(DAG, run["dag_run_id"], "validate", key="intent_id") == tmf["id"]
+
+
+def test_emergency_fail_run_marks_a_stuck_run_failed_through_the_real_api(running):
+    """The emergency DAG against the real api-server: a run stuck in Reconciling (the site's sync
+    paused) is marked failed through REST API v2 with the stack's ``airflow_api`` connection."""
+    stack, admin = running
+    stack.control("edge1", "POST", "/control/sync", {"paused": True})
+    try:
+        status, _, body = _post(admin, {"intent": "URLLC slice with 7 ms latency at edge1"})
+        assert status == 202, body
+        run_id = body["runId"]
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            states = {ti["task_id"]: ti["state"] for ti in admin.task_instances(DAG, run_id)}
+            if states.get("wait_for_sync") in ("deferred", "running", "up_for_reschedule"):
+                break
+            time.sleep(0.5)
+        else:
+            pytest.fail(f"the run never reached the sync wait: {states}")
+        fail_id = admin.trigger(
+            "emergency_fail_run", {"dag_id": DAG, "run_id": run_id, "reason": "stuck in Reconciling"}
+        )
+        assert admin.follow("emergency_fail_run", fail_id, timeout=120)["state"] == "success"
+        final = {ti["task_id"]: (ti["state"], ti["try_number"]) for ti in admin.task_instances(DAG, run_id)}
+        assert admin.run(DAG, run_id)["state"] == "failed", final
+        status, _, state = admin.send("GET", f"/api/intent/{body['intentId']}")
+        assert status == 200 and state["phase"] == "Failed"
+        # A finished run is refused: the second request fails and changes nothing.
+        again = admin.trigger("emergency_fail_run", {"dag_id": DAG, "run_id": run_id})
+        assert admin.follow("emergency_fail_run", again, timeout=120)["state"] == "failed"
+    finally:
+        stack.control("edge1", "POST", "/control/sync", {"paused": False})

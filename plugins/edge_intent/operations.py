@@ -509,6 +509,11 @@ def airflow_api(conn_id: str = AIRFLOW_API_CONN_ID) -> tuple[str, str]:
     return host, token["access_token"]
 
 
+FAIL_CONFIRMATIONS = 3
+FAIL_CONFIRM_DELAY = 3.0
+"""Seconds between marking a run failed and reading it back (a few scheduler loops)."""
+
+
 def fail_run(params: dict[str, Any]) -> dict[str, Any]:
     """Mark a stuck run of one of the project's DAGs failed through Airflow's REST API v2."""
     dag_id = params.get("dag_id")
@@ -529,6 +534,23 @@ def fail_run(params: dict[str, Any]) -> dict[str, Any]:
     if before in ("success", "failed"):
         raise OperationFailed(f"run {run_id} of {dag_id} has already finished ({before}): nothing to fail")
     after = _api_call(base, "PATCH", path, {"state": "failed"}, token=token)
+    # Airflow marks the run's active tasks failed and the pending ones skipped; a scheduler loop that
+    # had the run in hand can still finish it from those states (a run whose leaves all skipped ends
+    # "success"). Read the run back after the scheduler has had time to act, and mark it again.
+    for _ in range(FAIL_CONFIRMATIONS):
+        time.sleep(FAIL_CONFIRM_DELAY)
+        after = _api_call(base, "GET", path, token=token)
+        if after.get("state") == "failed":
+            break
+        log.warning(
+            "Run %s of %s is %s after being marked failed; marking it again",
+            run_id,
+            dag_id,
+            after.get("state"),
+        )
+        after = _api_call(base, "PATCH", path, {"state": "failed"}, token=token)
+    if after.get("state") != "failed":
+        raise OperationFailed(f"run {run_id} of {dag_id} did not stay failed (it is {after.get('state')})")
     log.warning(
         "Marked run %s of %s failed (it was %s): %s", run_id, dag_id, before, reason or "no reason given"
     )

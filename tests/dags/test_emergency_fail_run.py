@@ -30,6 +30,7 @@ class _APIServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.runs = {("intent_pipeline", RUN_ID): "running", ("intent_pipeline", "done-run"): "success"}
         self.requests: list[tuple[str, str, dict | None, str]] = []
+        self.scheduler_finishes_once = False  # the race: a scheduler loop ends the run after the PATCH
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -69,13 +70,19 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if self.command == "PATCH":
             self.server.runs[key] = body["state"]
+        elif self.server.scheduler_finishes_once and self.server.runs[key] == "failed":
+            self.server.scheduler_finishes_once = False
+            self.server.runs[key] = "success"
         self._reply(200, {"dag_id": key[0], "dag_run_id": key[1], "state": self.server.runs[key]})
 
     do_GET = do_POST = do_PATCH = _handle  # noqa: N815
 
 
 @pytest.fixture
-def api_server(airflow_db):
+def api_server(airflow_db, monkeypatch):
+    from edge_intent import operations
+
+    monkeypatch.setattr(operations, "FAIL_CONFIRM_DELAY", 0.05)
     server = _APIServer()
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -118,9 +125,27 @@ def test_a_stuck_run_is_marked_failed_through_the_rest_api(api_server):
         ("POST", "/auth/token", {"username": "admin", "password": PASSWORD}),
         ("GET", f"/api/v2/dags/intent_pipeline/dagRuns/{quoted}", None),
         ("PATCH", f"/api/v2/dags/intent_pipeline/dagRuns/{quoted}", {"state": "failed"}),
+        ("GET", f"/api/v2/dags/intent_pipeline/dagRuns/{quoted}", None),  # it stayed failed
     ]
     assert all(auth == f"Bearer {TOKEN}" for _, path, _, auth in api_server.requests if path != "/auth/token")
     assert PASSWORD not in json.dumps(result) and TOKEN not in json.dumps(result)
+
+
+def test_a_run_the_scheduler_finishes_anyway_is_marked_failed_again(api_server):
+    from edge_intent import operations
+
+    api_server.scheduler_finishes_once = True
+    result = operations.fail_run({"dag_id": "intent_pipeline", "run_id": RUN_ID})
+    assert result["state"] == "failed" and api_server.runs[("intent_pipeline", RUN_ID)] == "failed"
+    methods = [(method, (body or {}).get("state")) for method, _, body, _ in api_server.requests]
+    assert methods == [
+        ("POST", None),
+        ("GET", None),
+        ("PATCH", "failed"),
+        ("GET", None),  # read back: success
+        ("PATCH", "failed"),
+        ("GET", None),  # failed, and it stays
+    ]
 
 
 def test_a_finished_run_is_refused_and_left_alone(api_server):
