@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import time
 import urllib.request
@@ -208,6 +209,9 @@ def run_pipeline(keep: bool) -> int:
         raise SystemExit(f"a demo stack is still up ({STACK_FILE}); run 'make down' first")
     print("\nStarting the local stack (Git server, simulated sites, Prometheus, Airflow on SQLite) ...")
     started = time.perf_counter()
+    # A fresh stack each time: an earlier demo's Airflow DB (its trigger rows), repositories and
+    # site state would otherwise carry over into this one.
+    shutil.rmtree(DEMO / "stack", ignore_errors=True)
     stack = localstack.start(DEMO / "stack", airflow=True)
     try:
         sites = ", ".join(f"{site} {stack.site_url(site)} (simulated)" for site in stack.sites)
