@@ -17,49 +17,40 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pendulum
 from airflow.sdk import Param, dag, get_current_context, task
+
+from edge_intent.dagparams import dag_settings, label_param
+from include.lifecycle import PLAN, Dag
 
 
 @dag(
-    dag_id="emergency_checkpoint",
+    dag_id=Dag.CHECKPOINT.value,
     schedule=None,
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
     max_active_runs=1,
-    tags=["emergency", "gitops", "operations"],
-    doc_md=__doc__,
-    default_args={"owner": "edge-intent", "retries": 0},
+    **dag_settings(doc=__doc__, tags=["emergency", "gitops", "operations"]),
     params={
-        "name": Param(
-            type="string",
-            minLength=1,
-            maxLength=40,
-            pattern="^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
-            title="Checkpoint name",
-            description="The tag is checkpoint/<name>; lower-case letters, digits and '-', at most 40.",
+        "name": label_param(
+            "Checkpoint name",
+            "The tag is checkpoint/<name>; lower-case letters, digits and '-', at most 40.",
+            max_length=40,
         ),
         "message": Param(
-            "",
-            type="string",
-            maxLength=500,
-            title="Message",
-            description="The annotated tag's message.",
+            "", type="string", maxLength=500, title="Message", description="The annotated tag's message."
         ),
     },
 )
 def emergency_checkpoint():
-    @task(task_display_name="Plan", execution_timeout=timedelta(minutes=1))
+    @task(task_id=PLAN, task_display_name="Plan", execution_timeout=timedelta(minutes=1))
     def plan() -> dict:
-        from edge_intent import operations
+        from edge_intent.operations.emergency import checkpoint_plan
 
-        return operations.checkpoint_plan(get_current_context()["params"])
+        return checkpoint_plan(get_current_context()["params"])
 
     @task(task_display_name="Tag", execution_timeout=timedelta(minutes=1))
     def tag(planned: dict) -> dict:
-        from edge_intent import operations
+        from edge_intent.operations.emergency import checkpoint_create
 
-        return operations.checkpoint_create(planned, get_current_context()["run_id"])
+        return checkpoint_create(planned, get_current_context()["run_id"])
 
     tag(plan())
 

@@ -22,30 +22,21 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pendulum
 from airflow.sdk import Param, dag, get_current_context, task
 
-PROJECT_DAGS = [
-    "intent_pipeline",
-    "intent_withdraw",
-    "slo_reverify",
-    "emergency_resync",
-    "emergency_checkpoint",
-    "emergency_reset",
-]
+from edge_intent.dagparams import dag_settings, reason_param
+from include.lifecycle import Dag
+
+PROJECT_DAGS = [str(dag_id) for dag_id in Dag if dag_id != Dag.FAIL_RUN]
 
 
 @dag(
-    dag_id="emergency_fail_run",
+    dag_id=Dag.FAIL_RUN.value,
     schedule=None,
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    tags=["emergency", "operations"],
-    doc_md=__doc__,
-    default_args={"owner": "edge-intent", "retries": 0},
+    **dag_settings(doc=__doc__, tags=["emergency", "operations"]),
     params={
         "dag_id": Param(
-            "intent_pipeline",
+            str(Dag.PIPELINE),
             type="string",
             enum=PROJECT_DAGS,
             title="DAG",
@@ -59,21 +50,15 @@ PROJECT_DAGS = [
             title="Run id",
             description="The stuck run, e.g. manual__2026-01-01T00:00:00+00:00.",
         ),
-        "reason": Param(
-            "",
-            type="string",
-            maxLength=500,
-            title="Reason",
-            description="Why the run is failed by hand; logged and returned.",
-        ),
+        "reason": reason_param("Why the run is failed by hand; logged and returned."),
     },
 )
 def emergency_fail_run():
     @task(task_display_name="Mark the run failed", execution_timeout=timedelta(minutes=1))
     def fail_run() -> dict:
-        from edge_intent import operations
+        from edge_intent.operations.emergency import fail_run
 
-        return operations.fail_run(get_current_context()["params"])
+        return fail_run(get_current_context()["params"])
 
     fail_run()
 

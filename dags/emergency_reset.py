@@ -11,9 +11,9 @@ before and after, what was reverted, and whether git finds the new tree equal to
 | task | what | timeout |
 |---|---|---|
 | `plan` | checkpoint on every site's `main`, no merge after it; the commits to revert | 1 min |
-| `revert` | one revert commit per site, pushed | 2 min |
-| `wait_for_restore` | every site synced to it | 5 min |
-| `evidence` | `evidence.json` | |
+| `reset.revert` | one revert commit per site, pushed | 2 min |
+| `reset.wait_for_restore` | every site synced to it | 5 min |
+| `reset.evidence` | `evidence.json` | |
 
 An unknown checkpoint fails `plan` with that message, before anything changes. Runs of
 `intent_pipeline` or `intent_withdraw` that push meanwhile are not undone by the reset (their
@@ -26,70 +26,35 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pendulum
-from airflow.sdk import Param, TriggerRule, dag, get_current_context, task
+from airflow.sdk import dag, get_current_context, task
 
-from edge_intent.sensors import RestoreSensor
+from edge_intent.dagparams import dag_settings, label_param, reason_param
+from edge_intent.rollout.group import revert_group
+from include.lifecycle import PLAN, RESET_GROUP, Dag
 
 
 @dag(
-    dag_id="emergency_reset",
+    dag_id=Dag.RESET.value,
     schedule=None,
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
     max_active_runs=1,
-    tags=["emergency", "gitops", "operations"],
-    doc_md=__doc__,
-    default_args={"owner": "edge-intent", "retries": 0},
+    **dag_settings(doc=__doc__, tags=["emergency", "gitops", "operations"]),
     params={
-        "checkpoint": Param(
-            type="string",
-            minLength=1,
-            maxLength=40,
-            pattern="^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
-            title="Checkpoint name",
-            description="The <name> of the tag checkpoint/<name> to go back to.",
+        "checkpoint": label_param(
+            "Checkpoint name", "The <name> of the tag checkpoint/<name> to go back to.", max_length=40
         ),
-        "reason": Param(
-            "",
-            type="string",
-            maxLength=500,
-            title="Reason",
-            description="Why; written into the revert commits and the evidence.",
-        ),
+        "reason": reason_param(),
     },
 )
 def emergency_reset():
-    @task(task_display_name="Plan", execution_timeout=timedelta(minutes=1))
+    @task(task_id=PLAN, task_display_name="Plan", execution_timeout=timedelta(minutes=1))
     def plan() -> dict:
-        from edge_intent import operations
+        from edge_intent.operations.emergency import reset_plan
 
-        return operations.reset_plan(get_current_context()["params"])
+        return reset_plan(get_current_context()["params"])
 
-    @task(task_display_name="Revert", execution_timeout=timedelta(minutes=2))
-    def revert(planned: dict) -> dict:
-        from edge_intent import operations
-
-        context = get_current_context()
-        return operations.reset_revert(planned, context["run_id"], context["ti"])
-
-    @task(task_display_name="Evidence", trigger_rule=TriggerRule.ALL_DONE)
-    def evidence() -> dict:
-        from edge_intent import operations
-
-        context = get_current_context()
-        return operations.reset_evidence(context["ti"], context["dag"].dag_id, context["run_id"])
-
-    reverted = revert(plan())
-    restored = RestoreSensor(
-        task_id="wait_for_restore",
-        task_display_name="Restore sync",
-        targets=reverted,
-        timeout=300,
-        retries=1,
-        retry_delay=timedelta(seconds=2),
+    revert_group(RESET_GROUP, label="Reset", fail_when_incomplete=True, revert_timeout=timedelta(minutes=2))(
+        plan()
     )
-    reverted >> restored >> evidence()
 
 
 emergency_reset()

@@ -37,45 +37,33 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pendulum
-from airflow.sdk import Param, dag, get_current_context, task
+from airflow.sdk import dag, get_current_context, task
 
-from edge_intent.sensors import RootSyncSensor
+from edge_intent.dagparams import dag_settings, label_param
+from edge_intent.rollout.group import WAIT_RETRIES
+from edge_intent.sensors.site_wait import RootSyncSensor
+from include.lifecycle import WAIT_FOR_SYNC, Dag
 
 
 @dag(
-    dag_id="emergency_resync",
+    dag_id=Dag.RESYNC.value,
     schedule=None,
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    tags=["emergency", "gitops", "operations"],
-    doc_md=__doc__,
-    default_args={"owner": "edge-intent", "retries": 0},
-    params={
-        "site": Param(
-            type="string",
-            minLength=1,
-            maxLength=63,
-            pattern="^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
-            title="Site",
-            description="The catalogue site whose Config Sync to restart.",
-        ),
-    },
+    **dag_settings(doc=__doc__, tags=["emergency", "gitops", "operations"]),
+    params={"site": label_param("Site", "The catalogue site whose Config Sync to restart.", max_length=63)},
 )
 def emergency_resync():
     @task(task_display_name="Restart the reconciler", execution_timeout=timedelta(minutes=1))
     def restart() -> dict:
-        from edge_intent import operations
+        from edge_intent.operations.emergency import resync_restart
 
-        return operations.resync_restart(get_current_context()["params"])
+        return resync_restart(get_current_context()["params"])
 
     RootSyncSensor(
-        task_id="wait_for_sync",
+        task_id=WAIT_FOR_SYNC,
         task_display_name="RootSync synced",
         targets=restart(),
         timeout=300,
-        retries=1,
-        retry_delay=timedelta(seconds=2),
+        **WAIT_RETRIES,
     )
 
 

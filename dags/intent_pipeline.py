@@ -15,6 +15,7 @@ operator state machine:
 | `verify_slos` | Verifying: the SLOs of every site over the profile's window, on Prometheus | 10 min |
 | `decide` | Succeeded if every rollback-class SLO was met, else RollingBack | |
 | `report` | Succeeded: TMF921 IntentReport and TS 28.312 IntentFulfilmentReport | |
+| `rollback.plan` | RollingBack: the commits this run delivered (its XCom, and Git's own record) | |
 | `rollback.revert` | RollingBack: `git revert` of this run's commit on each site, pushed | 1 min |
 | `rollback.wait_for_restore` | RollingBack: sites synced to the revert, the intent's objects gone | 5 min |
 | `rollback.evidence` | RollingBack: evidence.json | |
@@ -30,28 +31,41 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pendulum
-from airflow.sdk import Param, TriggerRule, dag, get_current_context, task, task_group
+from airflow.sdk import Param, TriggerRule, dag, get_current_context, task
 
-from edge_intent.sensors import ProvisioningRequestSensor, RestoreSensor, RootSyncSensor
-from edge_intent.verify import SLOVerifySensor
+from edge_intent.dagparams import dag_settings, slo_profile_param
+from edge_intent.operators.slo_verify import SLOVerifyOperator
+from edge_intent.rollout.group import WAIT_RETRIES, revert_group
+from edge_intent.sensors.site_wait import ProvisioningRequestSensor, RootSyncSensor
+from include.lifecycle import (
+    COMPILE,
+    DECIDE,
+    DELIVER,
+    RENDER,
+    REPORT,
+    ROLLBACK_GROUP,
+    VALIDATE,
+    VERIFY_SLOS,
+    WAIT_FOR_O2IMS,
+    WAIT_FOR_SYNC,
+    WATCHER,
+    Dag,
+)
 
-# The site waits fail without retry on their own errors and timeouts (AirflowFailException,
-# AirflowSensorTimeout); one retry covers a task failed from outside, such as Airflow's race between
-# a quickly fired trigger and the deferring process's executor event (apache/airflow#66374).
-WAIT_RETRIES = {"retries": 1, "retry_delay": timedelta(seconds=2)}
 SAMPLE = "Setup ultra-low latency URLLC slice with 5ms latency for autonomous vehicles at edge2"
 
 
+def _rollback_plan(context):
+    from edge_intent import pipeline
+
+    return pipeline.rollback_plan(context)
+
+
 @dag(
-    dag_id="intent_pipeline",
+    dag_id=Dag.PIPELINE.value,
     schedule=None,
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
     max_active_runs=16,
-    tags=["intent", "gitops", "o2ims"],
-    doc_md=__doc__,
-    default_args={"owner": "edge-intent", "retries": 2, "retry_delay": timedelta(seconds=5)},
+    **dag_settings(doc=__doc__, tags=["intent", "gitops", "o2ims"], retries=2),
     params={
         "intent": Param(
             SAMPLE,
@@ -73,36 +87,32 @@ SAMPLE = "Setup ultra-low latency URLLC slice with 5ms latency for autonomous ve
             title="Dry run",
             description="Compile and render only; deliver nothing.",
         ),
-        "slo_profile": Param(
-            "default",
-            type="string",
-            pattern="^[a-z0-9_-]+$",
-            title="SLO profile",
-            description="Verification profile of config/slo.yaml: default (10 min window) or demo (30 s).",
-        ),
+        "slo_profile": slo_profile_param(),
     },
 )
 def intent_pipeline():
-    @task(task_display_name="Pending: validate", retries=0, execution_timeout=timedelta(seconds=30))
+    # Infrastructure errors (the execution API, the DB) are retried; an invalid intent raises
+    # InvalidIntent, which is never retried.
+    @task(task_id=VALIDATE, task_display_name="Pending: validate", execution_timeout=timedelta(seconds=30))
     def validate() -> dict:
-        from edge_intent import pipeline
+        from edge_intent import intake
 
         context = get_current_context()
-        return pipeline.validate(context["params"], context["ti"])
+        return intake.validate(context["params"], context["ti"])
 
-    @task(task_display_name="Compiling", execution_timeout=timedelta(minutes=2))
-    def compile(tmf: dict) -> dict:  # noqa: A001 (the phase's name)
+    @task(task_id=COMPILE, task_display_name="Compiling", execution_timeout=timedelta(minutes=2))
+    def compile_(tmf: dict) -> dict:
         from edge_intent import pipeline
 
         return pipeline.compile_intent(tmf, get_current_context()["ti"])
 
-    @task(task_display_name="Rendering", execution_timeout=timedelta(minutes=3))
+    @task(task_id=RENDER, task_display_name="Rendering", execution_timeout=timedelta(minutes=3))
     def render(compiled: dict) -> dict:
         from edge_intent import pipeline
 
         return pipeline.render(compiled)
 
-    @task(task_display_name="Delivering", execution_timeout=timedelta(minutes=1))
+    @task(task_id=DELIVER, task_display_name="Delivering", execution_timeout=timedelta(minutes=1))
     def deliver(rendered: dict) -> dict:
         from edge_intent import pipeline
 
@@ -111,82 +121,57 @@ def intent_pipeline():
             rendered, dry_run=context["params"]["dry_run"], run_id=context["run_id"], ti=context["ti"]
         )
 
-    @task.branch(task_display_name="Verifying: decide", trigger_rule=TriggerRule.ALL_DONE, retries=0)
+    @task.branch(
+        task_id=DECIDE, task_display_name="Verifying: decide", trigger_rule=TriggerRule.ALL_DONE, retries=0
+    )
     def decide():
         from edge_intent import pipeline
 
         context = get_current_context()
-        return pipeline.decide(context["ti"], context["params"]["dry_run"])
+        return pipeline.decide(context["ti"], context["run_id"], context["params"]["dry_run"])
 
-    @task(task_display_name="Succeeded: report")
+    @task(task_id=REPORT, task_display_name="Succeeded: report")
     def report() -> dict:
         from edge_intent import pipeline
 
         context = get_current_context()
         return pipeline.report(context["ti"], context["run_id"])
 
-    @task_group(group_id="rollback")
-    def rollback():
-        @task(task_display_name="RollingBack: revert", execution_timeout=timedelta(minutes=1))
-        def revert() -> dict:
-            from edge_intent import pipeline
-
-            context = get_current_context()
-            return pipeline.revert(context["ti"], context["run_id"])
-
-        @task(task_display_name="RollingBack: evidence", trigger_rule=TriggerRule.NONE_SKIPPED, retries=0)
-        def evidence() -> dict:
-            from edge_intent import pipeline
-
-            context = get_current_context()
-            return pipeline.write_evidence(context["ti"], context["dag"].dag_id, context["run_id"])
-
-        reverted = revert()
-        restored = RestoreSensor(
-            task_id="wait_for_restore",
-            task_display_name="RollingBack: restore sync",
-            targets=reverted,
-            timeout=300,
-            **WAIT_RETRIES,
-        )
-        reverted >> restored >> evidence()
-
-    @task(task_display_name="Watcher", trigger_rule=TriggerRule.ALL_DONE, retries=0)
+    @task(task_id=WATCHER, task_display_name="Watcher", trigger_rule=TriggerRule.ALL_DONE, retries=0)
     def watcher() -> str:
         from edge_intent import pipeline
 
         context = get_current_context()
         return pipeline.watch(context["ti"], context["params"]["dry_run"])
 
-    compiled = compile(validate())
+    compiled = compile_(validate())
     delivered = deliver(render(compiled))
     synced = RootSyncSensor(
-        task_id="wait_for_sync",
+        task_id=WAIT_FOR_SYNC,
         task_display_name="Reconciling: RootSync",
         targets=delivered,
         timeout=300,
         **WAIT_RETRIES,
     )
     fulfilled = ProvisioningRequestSensor(
-        task_id="wait_for_o2ims",
+        task_id=WAIT_FOR_O2IMS,
         task_display_name="Reconciling: O2IMS",
         targets=delivered,
         timeout=300,
         **WAIT_RETRIES,
     )
-    verified = SLOVerifySensor(
-        task_id="verify_slos",
+    verified = SLOVerifyOperator(
+        task_id=VERIFY_SLOS,
         task_display_name="Verifying: SLOs",
         targets=delivered,
         compiled=compiled,
         profile="{{ params.slo_profile }}",
-        timeout=600,
         execution_timeout=timedelta(minutes=11),
         retries=0,
     )
     decision = decide()
     succeeded = report()
-    rolled_back = rollback()
+    rolled_back = revert_group(ROLLBACK_GROUP, planner=_rollback_plan)()
     synced >> fulfilled >> verified >> decision >> [succeeded, rolled_back]
     [succeeded, rolled_back] >> watcher()  # not a direct downstream of the branch, which would skip it
 

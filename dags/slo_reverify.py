@@ -9,10 +9,10 @@ ones that now break a rollback-class SLO.
   `intent-28312` ConfigMap.
 - `verify` (one mapped task per intent): its SLOs at each of its sites over the `slo_profile`
   window, on Prometheus, as the pipeline's Verifying phase does (`DlLatency` tightens `latency_p95`).
-- `select`: the intents with a measured breach of a rollback-class SLO.
-- `rollback` (one mapped group per such intent): `revert` of the commit that delivered it on each
-  site (other intents' commits stay), pushed; `wait_for_restore` until every site synced it;
-  `evidence` writes `evidence.json` as the pipeline does.
+- `select`: a rollback plan for each intent with a measured breach of a rollback-class SLO.
+- `rollback` (one mapped group per such intent, the same group as the pipeline's rollback):
+  `revert` of the commit that delivered it on each site (other intents' commits stay), pushed;
+  `wait_for_restore` until every site synced it; `evidence` writes `evidence.json`.
 - `summary`: the return value, `passed` (with verdicts), `rolledBack` (with evidence), `unverified`.
   A rollback is this DAG doing its job: the run still succeeds; it fails when an intent could not be
   verified or a rollback did not complete.
@@ -31,10 +31,11 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 
-import pendulum
-from airflow.sdk import Param, TriggerRule, dag, get_current_context, task, task_group
+from airflow.sdk import Param, TriggerRule, dag, get_current_context, task
 
-from edge_intent.sensors import RestoreSensor
+from edge_intent.dagparams import dag_settings, slo_profile_param
+from edge_intent.rollout.group import revert_group
+from include.lifecycle import ROLLBACK_GROUP, Dag
 
 DEFAULT_SCHEDULE = "*/15 * * * *"
 _schedule = os.environ.get("EDGE_INTENT_REVERIFY_SCHEDULE", DEFAULT_SCHEDULE).strip() or DEFAULT_SCHEDULE
@@ -42,22 +43,12 @@ SCHEDULE = None if _schedule.lower() == "none" else _schedule
 
 
 @dag(
-    dag_id="slo_reverify",
+    dag_id=Dag.REVERIFY.value,
     schedule=SCHEDULE,
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
     max_active_runs=1,
-    tags=["slo", "gitops", "operations"],
-    doc_md=__doc__,
-    default_args={"owner": "edge-intent", "retries": 1, "retry_delay": timedelta(seconds=5)},
+    **dag_settings(doc=__doc__, tags=["slo", "gitops", "operations"], retries=1),
     params={
-        "slo_profile": Param(
-            "default",
-            type="string",
-            pattern="^[a-z0-9_-]{1,40}$",
-            title="SLO profile",
-            description="Verification profile of config/slo.yaml: default (10 min window) or demo (30 s).",
-        ),
+        "slo_profile": slo_profile_param(),
         "on_missing_data": Param(
             "report",
             type="string",
@@ -71,9 +62,9 @@ SCHEDULE = None if _schedule.lower() == "none" else _schedule
 def slo_reverify():
     @task(task_display_name="Discover deployed intents", execution_timeout=timedelta(minutes=2))
     def discover() -> list:
-        from edge_intent import operations
+        from edge_intent.operations import reverify
 
-        return operations.reverify_discover()
+        return reverify.discover()
 
     @task(
         task_display_name="Verify SLOs",
@@ -82,56 +73,24 @@ def slo_reverify():
         map_index_template="{{ task.op_kwargs['intent']['intentId'] }}",
     )
     def verify(intent: dict) -> dict:
-        from edge_intent import operations
+        from edge_intent.operations import reverify
 
-        return operations.reverify_verify(intent, get_current_context()["params"]["slo_profile"])
+        return reverify.verify(intent, get_current_context()["params"]["slo_profile"])
 
     @task(task_display_name="Select breached intents", retries=0)
     def select(verified: list) -> list:
-        from edge_intent import operations
+        from edge_intent.operations import reverify
 
-        return operations.reverify_select(verified, get_current_context()["params"]["on_missing_data"])
-
-    @task_group(group_id="rollback")
-    def rollback(item: dict):
-        @task(task_display_name="RollingBack: revert", execution_timeout=timedelta(minutes=1))
-        def revert(item: dict) -> dict:
-            from edge_intent import operations
-
-            context = get_current_context()
-            return operations.reverify_revert(item, context["run_id"], context["ti"])
-
-        @task(task_display_name="RollingBack: evidence", trigger_rule=TriggerRule.ALL_DONE, retries=0)
-        def evidence(item: dict) -> dict:
-            from edge_intent import operations
-
-            context = get_current_context()
-            return operations.reverify_evidence(
-                context["ti"], item, "rollback", context["dag"].dag_id, context["run_id"]
-            )
-
-        reverted = revert(item)
-        restored = RestoreSensor(
-            task_id="wait_for_restore",
-            task_display_name="RollingBack: restore sync",
-            targets=reverted,
-            timeout=300,
-            retries=1,
-            retry_delay=timedelta(seconds=2),
-        )
-        recorded = evidence(item)
-        reverted >> restored >> recorded
-        return recorded
+        return reverify.select(verified, get_current_context()["params"]["on_missing_data"])
 
     @task(task_display_name="Summary", trigger_rule=TriggerRule.ALL_DONE, retries=0)
     def summary(verified: list, rolled_back: list) -> dict:
-        from edge_intent import operations
+        from edge_intent.operations import reverify
 
-        return operations.reverify_summary(verified, rolled_back, get_current_context()["ti"])
+        return reverify.summary(verified, rolled_back, get_current_context()["ti"])
 
     verified = verify.expand(intent=discover())
-    selected = select(verified)
-    rolled_back = rollback.expand(item=selected)
+    rolled_back = revert_group(ROLLBACK_GROUP).expand(plan=select(verified))
     summary(verified, rolled_back)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .document import DIGEST_NOTE, digest, iso, run_folder
+from .document import DIGEST_NOTE, digest, iso, run_folder, write_atomic
 
 FOLDER = "_checkpoints"
 
@@ -27,6 +27,7 @@ def build_reset(
     restore: dict[str, Any] | None,
     matches: dict[str, bool],
     now: float,
+    restore_error: str | None = None,
 ) -> dict[str, Any]:
     """The document, digest included.
 
@@ -34,12 +35,13 @@ def build_reset(
         newest first), ``tagCommit``, ``pushedAt``, ``seconds``, or ``error``.
     :param restore: ``{"sites", "completedAt", "seconds"}`` once every site synced, else None.
     :param matches: by site, whether git found the tree after the reset equal to the checkpoint's.
+    :param restore_error: the restore wait's own message when it failed (it names the site).
     """
     errors = [f"{site}: {r['error']}" for site, r in sorted(reverts.items()) if r.get("error")]
     if not reverts:
         errors.append("no revert was made: the revert task did not run to the end")
     elif restore is None and not errors:
-        errors.append("the sites did not report the reset as synced")
+        errors.append(restore_error or "the sites did not report the reset as synced")
     errors += [
         f"{site}: the tree differs from the checkpoint's" for site, ok in sorted(matches.items()) if not ok
     ]
@@ -95,15 +97,5 @@ def build_reset(
 
 def write(document: dict[str, Any], directory: Path, name: str = "evidence.json") -> Path:
     """Write ``directory/_checkpoints/<name>/<run id>/evidence.json`` atomically; return the path."""
-    import json
-    import os
-    import tempfile
-
     folder = run_folder(Path(directory) / FOLDER, document["checkpoint"]["name"], document["dagRunId"])
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(document, handle, indent=2)
-        handle.write("\n")
-    target = folder / name
-    os.replace(tmp, target)
-    return target
+    return write_atomic(document, folder, name)

@@ -149,7 +149,11 @@ def run_folder(directory: Path, intent_id: str, run_id: str) -> Path:
 
 def write(document: dict[str, Any], directory: Path, name: str = "evidence.json") -> Path:
     """Write ``directory/<intent id>/<run id>/<name>`` atomically; return the path."""
-    folder = run_folder(directory, document["intentId"], document["dagRunId"])
+    return write_atomic(document, run_folder(directory, document["intentId"], document["dagRunId"]), name)
+
+
+def write_atomic(document: dict[str, Any], folder: Path, name: str) -> Path:
+    """Write ``folder/name`` as indented JSON through a temporary file and a rename."""
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.")
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         json.dump(document, handle, indent=2, sort_keys=False)

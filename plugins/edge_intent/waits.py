@@ -11,26 +11,50 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
-from edge_intent.sites import EdgeSite, site_repo
+from edge_intent.hooks.edge_site import EdgeSiteHook
+from edge_intent.hooks.site_repo import SiteRepoHook
 from include.gitops.checks import Check, as_json, check_provisioning, check_rootsync
 
-KINDS = ("rootsync", "provisioning", "restore")
+
+class WaitKind(StrEnum):
+    """What a site wait waits for."""
+
+    ROOTSYNC = "rootsync"  # the RootSync synced to targets[site]["sha"]
+    PROVISIONING = "provisioning"  # the O2IMS ProvisioningRequest targets[site]["provisioningRequest"]
+    RESTORE = "restore"  # synced to the revert targets[site]["sha"], the intent's namespace gone
 
 
-def check_sites(kind: str, targets: dict[str, dict[str, Any]]) -> dict[str, Check]:
+UNREACHABLE = "cannot read the site"
+
+
+class SiteState(StrEnum):
+    """A site's verdict in a wait (:class:`include.gitops.checks.Check` ``state``)."""
+
+    DONE = "done"
+    PENDING = "pending"
+    ERROR = "error"
+
+
+def check_sites(
+    kind: str, targets: dict[str, dict[str, Any]], git_conn_id: str = SiteRepoHook.default_conn_name
+) -> dict[str, Check]:
     """One verdict per site.
 
     :param kind: ``rootsync`` (``targets[site]["sha"]``), ``provisioning``
         (``targets[site]["provisioningRequest"]``) or ``restore`` (synced to ``sha``, the revert, and
         when ``removed`` the intent's ``namespace`` gone from the site).
     """
-    return {name: verdict for name, (verdict, _) in _check_sites(kind, targets).items()}
+    return {name: verdict for name, (verdict, _) in _check_sites(kind, targets, git_conn_id).items()}
 
 
 def observe(
-    kind: str, targets: dict[str, dict[str, Any]], done_at: dict[str, float] | None = None
+    kind: str,
+    targets: dict[str, dict[str, Any]],
+    done_at: dict[str, float] | None = None,
+    git_conn_id: str = SiteRepoHook.default_conn_name,
 ) -> tuple[dict[str, Check], dict[str, dict[str, Any]]]:
     """The verdicts of :func:`check_sites`, and the same as plain data with the times they carry.
 
@@ -38,13 +62,13 @@ def observe(
         with the sites done now (their ``at``).
     """
     done_at = {} if done_at is None else done_at
-    checked = _check_sites(kind, targets)
+    checked = _check_sites(kind, targets, git_conn_id)
     now = time.time()  # when these verdicts were read
     verdicts = {name: verdict for name, (verdict, _) in checked.items()}
     data: dict[str, dict[str, Any]] = as_json(verdicts)
     for name, (verdict, times) in checked.items():
         data[name].update(times)
-        if verdict.state == "done":
+        if verdict.state == SiteState.DONE:
             data[name]["at"] = done_at.setdefault(name, now)
     return verdicts, data
 
@@ -63,21 +87,24 @@ def _provisioning_times(request: dict[str, Any] | None, verdict: Check) -> dict[
     if request is None:
         return {}
     times = {"createdAt": _epoch((request.get("metadata") or {}).get("creationTimestamp"))}
-    if verdict.state == "done":
+    if verdict.state == SiteState.DONE:
         status = (request.get("status") or {}).get("provisioningStatus") or {}
         times["fulfilledAt"] = _epoch(status.get("provisioningUpdateTime"))
     return {key: value for key, value in times.items() if value is not None}
 
 
-def _check_sites(kind: str, targets: dict[str, dict[str, Any]]) -> dict[str, tuple[Check, dict[str, float]]]:
+def _check_sites(
+    kind: str, targets: dict[str, dict[str, Any]], git_conn_id: str
+) -> dict[str, tuple[Check, dict[str, float]]]:
     verdicts: dict[str, tuple[Check, dict[str, float]]] = {}
+    git = SiteRepoHook(git_conn_id)
     for name, target in sorted(targets.items()):
-        site = EdgeSite(name)
         try:
-            if kind in ("rootsync", "restore"):
-                repo = site_repo(name)
+            site = EdgeSiteHook(name)
+            if kind in (WaitKind.ROOTSYNC, WaitKind.RESTORE):
+                repo = git.get_repo(name)
                 check = check_rootsync(site.rootsync(), target["sha"], repo.contains)
-                if kind == "restore" and check.state == "done" and target.get("removed"):
+                if kind == WaitKind.RESTORE and check.state == SiteState.DONE and target.get("removed"):
                     if site.namespace_exists(target["namespace"]):
                         check = Check(
                             "pending",
@@ -94,8 +121,8 @@ def _check_sites(kind: str, targets: dict[str, dict[str, Any]]) -> dict[str, tup
                 check = check_provisioning(request)
                 verdicts[name] = (check, _provisioning_times(request, check))
         except Exception as exc:  # an unreachable site is a pending site until the timeout
-            message = f"cannot read the site: {' '.join(str(exc).split())[:300]}"
-            verdicts[name] = (Check("pending", message), {})
+            message = f"{UNREACHABLE}: {' '.join(str(exc).split())[:300]}"
+            verdicts[name] = (Check(SiteState.PENDING, message), {})
     return verdicts
 
 

@@ -43,6 +43,7 @@ def test_phases_in_order(dag):
         "verify_slos",
         "decide",
         "report",
+        "rollback.plan",
         "rollback.revert",
         "rollback.wait_for_restore",
         "rollback.evidence",
@@ -54,7 +55,8 @@ def test_phases_in_order(dag):
     assert timeouts["render"].total_seconds() == 180
     assert timeouts["deliver"].total_seconds() == 60
     assert dag.get_task("wait_for_sync").timeout == 300
-    assert dag.get_task("validate").retries == 0
+    # infrastructure errors are retried; an invalid intent is not (InvalidIntent, a fail exception)
+    assert dag.get_task("validate").retries == 2
     assert dag.doc_md and dag.params["dry_run"] is False
 
 
@@ -157,7 +159,7 @@ def test_invalid_input_fails_validate_without_retry(dag, sites_stack, conf, fiel
 
 
 def test_unappliable_manifest_fails_the_sync_wait_fast(dag, fresh_stack):
-    from edge_intent.sites import site_repo
+    from edge_intent.hooks.site_repo import site_repo
 
     widget = {"widget.yaml": "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\n"}
     site_repo("edge2").deliver("someone-else", widget, message="a manifest the site cannot apply")

@@ -84,7 +84,7 @@ def wait_until(condition, timeout=20.0):
 
 
 def deliver(intent_id, sites=SITES, extra=""):
-    from edge_intent.sites import site_repo
+    from edge_intent.hooks.site_repo import site_repo
 
     return {
         site: site_repo(site)
@@ -120,7 +120,7 @@ def test_withdraw_takes_out_only_the_target_intent(stack):
 
     run = parse("intent_withdraw").test(run_conf={"intent_id": "gone-a", "reason": "customer cancelled"})
     assert run.state == "success", states(run)
-    summary = xcom(run, "evidence")
+    summary = xcom(run, "withdraw.evidence")
     assert summary["intentId"] == "gone-a" and summary["result"] == "success"
     assert summary["sites"] == list(SITES)
     for site in SITES:
@@ -136,7 +136,7 @@ def test_withdraw_takes_out_only_the_target_intent(stack):
     assert f"Reverts: {second['edge1']}" in body and f"Reverts: {first['edge1']}" in body
     assert "customer cancelled" in body
 
-    path = Path(summary["evidence"])
+    path = Path(summary["path"])
     evidence = json.loads(path.read_text())
     assert evidence["trigger"] == "withdrawn" and evidence["result"] == "success"
     assert evidence["withdrawn"]["edge1"] == [second["edge1"], first["edge1"]]
@@ -150,7 +150,8 @@ def test_withdraw_takes_out_only_the_target_intent(stack):
     heads = {site: head(stack, site) for site in SITES}
     again = parse("intent_withdraw").test(run_conf={"intent_id": "gone-a"})
     assert again.state == "failed" and states(again)["plan"] == "failed"
-    assert states(again)["revert"] == "upstream_failed" and states(again)["evidence"] == "failed"
+    assert states(again)["withdraw.revert"] == "upstream_failed"
+    assert states(again)["withdraw.evidence"] == "failed"
     assert {site: head(stack, site) for site in SITES} == heads
     assert sorted(Path(os.environ["EDGE_INTENT_EVIDENCE_DIR"]).rglob("evidence.json")) == evidence_files
 
@@ -175,14 +176,15 @@ def test_checkpoint_then_reset_restores_the_tagged_state_by_reverts(stack):
 
     run = parse("emergency_reset").test(run_conf={"checkpoint": "good", "reason": "bad maintenance"})
     assert run.state == "success", states(run)
-    result = xcom(run, "evidence")
+    result = xcom(run, "reset.evidence")
+    assert result["checkpoint"] == "good" and result["sites"] == list(SITES)
     for site in SITES:
         after = head(stack, site)
-        assert result["sites"][site] == after != before[site]
+        assert result["reverts"][site] == after != before[site]
         git(stack, site, "merge-base", "--is-ancestor", before[site], after)  # history only grew
         assert git(stack, site, "diff", "--stat", tagged[site], after) == ""  # the tagged files, exactly
         assert not on_site(stack, site, "intent-later-d") and on_site(stack, site, "intent-base-c")
-    evidence = json.loads(Path(result["evidence"]).read_text())
+    evidence = json.loads(Path(result["path"]).read_text())
     assert evidence["trigger"] == "emergency_reset" and evidence["result"] == "success"
     assert evidence["sites"]["edge1"]["commitBefore"] == before["edge1"]
     assert evidence["sites"]["edge1"]["tagCommit"] == tagged["edge1"]
@@ -193,7 +195,7 @@ def test_checkpoint_then_reset_restores_the_tagged_state_by_reverts(stack):
     heads = {site: head(stack, site) for site in SITES}
     unknown = parse("emergency_reset").test(run_conf={"checkpoint": "never-taken"})
     assert unknown.state == "failed" and states(unknown)["plan"] == "failed"
-    assert states(unknown)["evidence"] == "failed"
+    assert states(unknown)["reset.evidence"] == "failed"
     assert {site: head(stack, site) for site in SITES} == heads
 
 
@@ -241,20 +243,25 @@ def test_hostile_params_are_refused_naming_the_field(stack, dag_id, conf, field)
 @pytest.mark.parametrize(
     ("call", "params", "field"),
     [
-        ("withdraw_plan", {"intent_id": "../x"}, "intent_id"),
-        ("withdraw_plan", {"intent_id": "x" * 51}, "intent_id"),
-        ("withdraw_plan", {"intent_id": "ok", "sites": ["edge9"]}, "sites"),
-        ("withdraw_plan", {"intent_id": "ok", "reason": "a\nb"}, "reason"),
-        ("checkpoint_plan", {"name": "a/b"}, "name"),
-        ("reset_plan", {"checkpoint": ".."}, "checkpoint"),
-        ("resync_restart", {"site": "edge9"}, "site"),
-        ("fail_run", {"dag_id": "intent_pipeline", "run_id": "a/../b"}, "run_id"),
+        ("withdraw.withdraw_plan", {"intent_id": "../x"}, "intent_id"),
+        ("withdraw.withdraw_plan", {"intent_id": "x" * 51}, "intent_id"),
+        ("withdraw.withdraw_plan", {"intent_id": "ok\n"}, "intent_id"),
+        ("withdraw.withdraw_plan", {"intent_id": "ok", "sites": ["edge9"]}, "sites"),
+        ("withdraw.withdraw_plan", {"intent_id": "ok", "reason": "a\nb"}, "reason"),
+        ("emergency.checkpoint_plan", {"name": "a/b"}, "name"),
+        ("emergency.reset_plan", {"checkpoint": ".."}, "checkpoint"),
+        ("emergency.resync_restart", {"site": "edge9"}, "site"),
+        ("emergency.fail_run", {"dag_id": "intent_pipeline", "run_id": "a/../b"}, "run_id"),
+        ("emergency.fail_run", {"dag_id": "intent_pipeline", "run_id": "run\n"}, "run_id"),
     ],
 )
 def test_the_operations_check_params_again(stack, call, params, field):
     """The task bodies refuse what the Params refuse (the REST API and the UI validate Params, but
     the bodies do not rely on it), naming the field, before any I/O."""
-    from edge_intent import operations
+    import importlib
 
-    with pytest.raises(operations.InvalidParam, match=f"^{field}: "):
-        getattr(operations, call)(params)
+    from edge_intent.operations import InvalidParam
+
+    module, _, function = call.partition(".")
+    with pytest.raises(InvalidParam, match=f"^{field}: "):
+        getattr(importlib.import_module(f"edge_intent.operations.{module}"), function)(params)

@@ -57,7 +57,7 @@ def quick_profile(tmp_path):
 def test_reverify_rolls_back_the_broken_intent_and_keeps_the_healthy_one(
     fresh_stack, quick_profile, tmp_path
 ):
-    from edge_intent.sites import site_repo
+    from edge_intent.hooks.site_repo import site_repo
 
     stack = fresh_stack
     settings = load_settings()
@@ -96,7 +96,7 @@ def test_reverify_rolls_back_the_broken_intent_and_keeps_the_healthy_one(
         rolled["intentId"] == broken and rolled["result"] == "success" and rolled["trigger"] == "slo_breach"
     )
 
-    evidence = json.loads(Path(rolled["evidence"]).read_text())
+    evidence = json.loads(Path(rolled["path"]).read_text())
     assert evidence["dagId"] == "slo_reverify" and evidence["intentId"] == broken
     breach = evidence["breaches"][0]
     assert breach["slo"] == "latency_p95" and breach["threshold"] == 8 and breach["site"] == "edge1"

@@ -10,9 +10,9 @@ import time
 import pytest
 from airflow.sdk.exceptions import AirflowSensorTimeout, TaskDeferred
 
-from edge_intent.sensors import ProvisioningRequestSensor, RootSyncSensor, SiteWaitFailed
-from edge_intent.sites import site_repo
-from edge_intent.triggers import SiteWaitTrigger
+from edge_intent.sensors.site_wait import ProvisioningRequestSensor, RootSyncSensor, SiteWaitFailed
+from edge_intent.hooks.site_repo import site_repo
+from edge_intent.triggers.site_wait import SiteWaitTrigger
 
 NAMESPACE = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: intent-{id}\n"
 
@@ -41,7 +41,7 @@ def test_trigger_serializes_to_an_importable_class():
     module, _, name = classpath.rpartition(".")
     rebuilt = getattr(importlib.import_module(module), name)(**kwargs)
     assert rebuilt.serialize() == (classpath, kwargs)
-    assert classpath == "edge_intent.triggers.SiteWaitTrigger"
+    assert classpath == "edge_intent.triggers.site_wait.SiteWaitTrigger"
 
 
 def test_trigger_fires_success_when_every_site_is_synced(sites_stack):

@@ -57,7 +57,7 @@ def test_rootsync_of_every_site_has_config_sync_fields(name):
 
 
 def test_the_sync_wait_reads_the_object_the_generator_writes():
-    from edge_intent.sites import ROOTSYNC
+    from edge_intent.hooks.edge_site import ROOTSYNC
 
     group, version, plural, name, namespace = ROOTSYNC
     sync = rootsync.rootsync(_catalogue().sites[0], GIT_URL)

@@ -1,33 +1,45 @@
-"""The trigger of the deferred waits: polls every target site until all are done, one fails, or the
-deadline passes. It lives outside the dags folder so the triggerer process can import it."""
+"""The trigger of the deferred site waits: polls every target site until all are done, one fails, or
+the deadline passes. The check is the same pure function the sensor's ``poke`` uses."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from enum import StrEnum
 from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+CLASSPATH = "edge_intent.triggers.site_wait.SiteWaitTrigger"
 
-def _check(kind: str, targets: dict[str, dict[str, Any]], done_at: dict[str, float]):
+
+class WaitStatus(StrEnum):
+    """The status of a :class:`SiteWaitTrigger` event."""
+
+    SUCCESS = "success"
+    ERROR = "error"
+    TIMEOUT = "timeout"
+
+
+def _check(kind: str, targets: dict[str, dict[str, Any]], done_at: dict[str, float], git_conn_id: str):
     # Imported here, in a worker thread: loading the site and Git code takes a moment that must
     # not block the triggerer's event loop.
     from edge_intent.waits import observe, summary
 
-    verdicts, data = observe(kind, targets, done_at)
+    verdicts, data = observe(kind, targets, done_at, git_conn_id)
     return verdicts, data, summary
 
 
 class SiteWaitTrigger(BaseTrigger):
     """Fire once every site is done, as soon as one reports an error, or at the deadline.
 
-    :param kind: ``rootsync`` or ``provisioning`` (see :func:`edge_intent.waits.check_sites`).
+    :param kind: a :class:`edge_intent.waits.WaitKind`.
     :param targets: ``{site: {...}}`` as the sensor got them.
     :param deadline: epoch seconds at which to give up.
     :param poll_interval: seconds between polls.
     :param done_at: ``{site: epoch}`` of sites the sensor already saw done (kept as their ``at``).
+    :param git_conn_id: the Git server connection (to tell a later commit from an unrelated one).
     """
 
     def __init__(
@@ -38,23 +50,26 @@ class SiteWaitTrigger(BaseTrigger):
         deadline: float,
         poll_interval: float = 2.0,
         done_at: dict[str, float] | None = None,
+        git_conn_id: str = "gitea_default",
     ) -> None:
         super().__init__()
-        self.kind = kind
+        self.kind = str(kind)
         self.targets = targets
         self.deadline = deadline
         self.poll_interval = poll_interval
         self.done_at = dict(done_at or {})
+        self.git_conn_id = git_conn_id
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
-            f"{type(self).__module__}.{type(self).__qualname__}",
+            CLASSPATH,
             {
                 "kind": self.kind,
                 "targets": self.targets,
                 "deadline": self.deadline,
                 "poll_interval": self.poll_interval,
                 "done_at": self.done_at,
+                "git_conn_id": self.git_conn_id,
             },
         )
 
@@ -64,16 +79,24 @@ class SiteWaitTrigger(BaseTrigger):
             # in Airflow's scheduler (a stale executor event of the deferring process fails the resumed
             # task: apache/airflow#66374, #67287, #72716).
             await asyncio.sleep(self.poll_interval)
-            verdicts, data, summary = await asyncio.to_thread(_check, self.kind, self.targets, self.done_at)
+            verdicts, data, summary = await asyncio.to_thread(
+                _check, self.kind, self.targets, self.done_at, self.git_conn_id
+            )
             failed = {name: check for name, check in verdicts.items() if check.state == "error"}
             if failed:
-                yield TriggerEvent({"status": "error", "message": summary(failed), "sites": data})
+                yield TriggerEvent(
+                    {"status": WaitStatus.ERROR.value, "message": summary(failed), "sites": data}
+                )
                 return
             if all(check.state == "done" for check in verdicts.values()):
-                yield TriggerEvent({"status": "success", "message": summary(verdicts), "sites": data})
+                yield TriggerEvent(
+                    {"status": WaitStatus.SUCCESS.value, "message": summary(verdicts), "sites": data}
+                )
                 return
             if time.time() >= self.deadline:
                 pending = {n: c for n, c in verdicts.items() if c.state != "done"}
-                yield TriggerEvent({"status": "timeout", "message": summary(pending), "sites": data})
+                yield TriggerEvent(
+                    {"status": WaitStatus.TIMEOUT.value, "message": summary(pending), "sites": data}
+                )
                 return
             self.log.info("Waiting: %s", summary(verdicts))

@@ -1,0 +1,55 @@
+"""What every DAG of the project shares: its ``@dag`` settings and the trigger-form Params the
+operations DAGs have in common (each typed, titled and described, checked by the form and by the
+API before a run starts)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pendulum
+from airflow.sdk import Param
+
+DNS_LABEL = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+OWNER = "edge-intent"
+
+
+def dag_settings(*, doc: str | None, tags: list[str], retries: int = 0, **extra: Any) -> dict[str, Any]:
+    """The ``@dag`` keyword arguments every project DAG uses (its schedule it names itself): no
+    catch-up, a small ``default_args`` (owner, retries)."""
+    return {
+        "start_date": pendulum.datetime(2026, 1, 1, tz="UTC"),
+        "catchup": False,
+        "tags": tags,
+        "doc_md": doc,
+        "default_args": {"owner": OWNER, "retries": retries, "retry_delay": timedelta(seconds=5)},
+        **extra,
+    }
+
+
+def label_param(title: str, description: str, *, max_length: int, default: Any = None) -> Param:
+    """A DNS-1123 label (no ``/``, no ``..``: safe as a path segment and a Git ref part)."""
+    extra = {} if default is None else {"default": default}
+    return Param(
+        type="string",
+        minLength=1,
+        maxLength=max_length,
+        pattern=DNS_LABEL,
+        title=title,
+        description=description,
+        **extra,
+    )
+
+
+def reason_param(description: str = "Why; written into the revert commits and the evidence.") -> Param:
+    return Param("", type="string", maxLength=500, title="Reason", description=description)
+
+
+def slo_profile_param() -> Param:
+    return Param(
+        "default",
+        type="string",
+        pattern="^[a-z0-9_-]{1,40}$",
+        title="SLO profile",
+        description="Verification profile of config/slo.yaml: default (10 min window) or demo (30 s).",
+    )

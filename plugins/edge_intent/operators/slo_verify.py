@@ -1,0 +1,58 @@
+"""Verifying: evaluate the intent's SLOs at every target site over the profile's window.
+
+Queries go to Prometheus through :class:`PrometheusHook` (prometheus-api-client). Every
+evaluation is logged and returned (query, value, threshold, time); the window ends early when a
+rollback-class SLO breaks. The verdict (``pass`` or ``breach``) is the task's XCom; the branch after
+it decides between Succeeded and RollingBack. It is an operator, not a sensor: it has no single
+"done yet?" check to poke, but a window of evaluations, each of which needs the previous ones to
+apply the consecutive-failure limit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cached_property
+from typing import Any
+
+from airflow.sdk import BaseOperator
+
+from edge_intent.hooks.prometheus import PrometheusHook
+
+
+class SLOVerifyOperator(BaseOperator):
+    """Evaluate the intent's SLOs at every target site over the profile's window.
+
+    :param targets: the deliver task's result (sites).
+    :param compiled: the compile task's result.
+    :param profile: a profile of ``config/slo.yaml`` (``default``: 10 min; ``demo``: 30 s).
+    :param prometheus_conn_id: the Prometheus connection.
+    """
+
+    template_fields: Sequence[str] = ("targets", "compiled", "profile")
+    ui_color = "#fdf2e8"
+
+    def __init__(
+        self,
+        *,
+        targets: Any,
+        compiled: Any,
+        profile: str = "default",
+        prometheus_conn_id: str = PrometheusHook.default_conn_name,
+        **kwargs,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.targets = targets
+        self.compiled = compiled
+        self.profile = profile
+        self.prometheus_conn_id = prometheus_conn_id
+
+    @cached_property
+    def hook(self) -> PrometheusHook:
+        return PrometheusHook(self.prometheus_conn_id)
+
+    def execute(self, context) -> dict[str, Any]:
+        from edge_intent.rollout.verify import site_targets, verify_sites
+        from include.compiler import ts28312
+
+        intent = ts28312.Intent.model_validate(self.compiled["intent"])
+        return verify_sites(intent.id, site_targets(intent, list(self.targets)), self.profile, self.hook)

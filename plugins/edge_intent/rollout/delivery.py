@@ -1,0 +1,94 @@
+"""Delivering: one commit per site under ``intents/<id>/`` of the site's config repository, pushed.
+
+Git is the record of what was delivered: every delivery commit carries trailers naming its intent
+and DAG run (``Intent-Id``, ``Dag-Run-Id``). The ``delivered`` XCom says what has landed so far, but a
+retried task loses its XComs (Airflow clears them), so :func:`delivered` also asks each site's
+repository for the run's own commits: a partial delivery is a delivery, reverted and recorded.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from edge_intent.hooks.site_repo import SiteRepoHook
+from include.compiler import names
+from include.gitops.repo import commit_message
+from include.lifecycle import DELIVER, RENDER, Key
+
+log = logging.getLogger(__name__)
+
+
+def _record(repo: Any, intent_id: str, site: str, sha: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "sha": sha,
+        "repo": repo.url,
+        "provisioningRequest": names.provisioning_request(intent_id, site),
+        **extra,
+    }
+
+
+def deliver(
+    intent_id: str,
+    sites: dict[str, dict[str, str]],
+    *,
+    run_id: str | None,
+    ti: Any | None = None,
+    git_conn_id: str = SiteRepoHook.default_conn_name,
+) -> dict[str, dict[str, Any]]:
+    """Commit each site's files under ``intents/<intent_id>/`` and push; ``{site: delivery}``.
+
+    What has landed is pushed to the XCom ``delivered`` after each site, so a later site's failure
+    leaves the record of the earlier ones.
+    """
+    hook = SiteRepoHook(git_conn_id)
+    done: dict[str, dict[str, Any]] = {}
+    for site, files in sorted(sites.items()):
+        repo = hook.get_repo(site)
+        result = repo.deliver(intent_id, files, message=commit_message(intent_id, site, run_id))
+        log.info(
+            "Delivered intent %s to %s: commit %s (%s, %d push attempt(s), %.2f s)",
+            intent_id,
+            site,
+            result.sha,
+            "new" if result.created else "already there",
+            result.attempts,
+            result.seconds,
+        )
+        done[site] = _record(
+            repo,
+            intent_id,
+            site,
+            result.sha,
+            created=result.created,
+            seconds=round(result.seconds, 3),
+            pushedAt=time.time(),  # the push has just landed (or was already there)
+        )
+        if ti is not None:
+            ti.xcom_push(key=Key.DELIVERED, value=done)
+    return done
+
+
+def delivered(
+    ti: Any, run_id: str, git_conn_id: str = SiteRepoHook.default_conn_name
+) -> dict[str, dict[str, Any]]:
+    """What this run delivered: the ``delivered`` XCom, and every site whose repository holds a
+    delivery commit of this intent made by this run that the XCom lost (``recoveredFromGit``)."""
+    found = dict(ti.xcom_pull(task_ids=DELIVER, key=Key.DELIVERED) or {})
+    rendered = ti.xcom_pull(task_ids=RENDER)
+    if not rendered:
+        return found
+    intent_id = rendered["intentId"]
+    hook = SiteRepoHook(git_conn_id)
+    for site in sorted(set(rendered["sites"]) - set(found)):
+        try:
+            repo = hook.get_repo(site)
+            commits = repo.deliveries_of_run(intent_id, run_id)
+        except Exception as exc:  # the Git server is down: say so; the XCom is all we know
+            log.error("Cannot read %s's repository for this run's deliveries: %s", site, exc)
+            continue
+        if commits:
+            log.warning("Delivery of %s to %s found in Git only: commit %s", intent_id, site, commits[0])
+            found[site] = _record(repo, intent_id, site, commits[0], recoveredFromGit=True)
+    return found

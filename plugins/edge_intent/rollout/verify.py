@@ -1,0 +1,112 @@
+"""Verifying: an intent's SLOs at each of its sites over a profile's window, on Prometheus.
+
+One evaluation for the pipeline's Verifying phase (:class:`SLOVerifyOperator`) and for scheduled
+re-verification: the seed's SLOs, tightened by the intent's own targets at each site. Every
+evaluation is logged and returned (query, value, threshold, time).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from airflow.sdk.exceptions import AirflowFailException
+
+from edge_intent.hooks.prometheus import PrometheusHook
+from include.compiler import names
+
+log = logging.getLogger(__name__)
+
+
+class UnknownProfile(AirflowFailException):
+    """The SLO profile is not in ``config/slo.yaml``."""
+
+
+def site_targets(intent: Any, sites: list[str]) -> dict[str, dict[str, float]]:
+    """``{site: {targetName: value}}`` of a TS 28.312 intent's expectations at ``sites``."""
+    from include.compiler.convert import target_value
+
+    found: dict[str, dict[str, float]] = {}
+    for site in sorted(sites):
+        expectation = intent.expectation_for(site)
+        targets = (
+            {t.targetName: target_value(t) for t in expectation.expectationTargets} if expectation else {}
+        )
+        found[site] = {name: value for name, value in targets.items() if value is not None}
+    return found
+
+
+def _show(evaluation: Any) -> None:
+    value = "no data" if evaluation.value is None else f"{evaluation.value:.3f}"
+    log.info(
+        "%s %s = %s %s (threshold %g): %s",
+        evaluation.site,
+        evaluation.slo,
+        value,
+        evaluation.unit,
+        evaluation.threshold,
+        {True: "met", False: "FAILED", None: "skipped"}[evaluation.met],
+    )
+
+
+def verify_sites(
+    intent_id: str,
+    targets: dict[str, dict[str, float]],
+    profile_name: str,
+    hook: PrometheusHook,
+) -> dict[str, Any]:
+    """The verdict (``pass`` or ``breach``, as JSON) of the intent's SLOs at every site of ``targets``.
+
+    :param targets: ``{site: {targetName: value}}``, the intent's own targets at each site.
+    :param profile_name: a profile of ``config/slo.yaml``.
+    """
+    from include.slo.definitions import load_config, slos_for
+    from include.slo.evaluate import verify
+
+    config = load_config()
+    if profile_name not in config.profiles:
+        raise UnknownProfile(
+            f"slo_profile: unknown profile {profile_name!r}; known: {', '.join(config.profiles)}"
+        )
+    profile = config.profiles[profile_name]
+    slos = []
+    for site, site_targets_ in sorted(targets.items()):
+        slos += slos_for(
+            namespace=names.namespace(intent_id),
+            site=site,
+            targets=site_targets_,
+            config=config,
+            profile=profile,
+        )
+    for slo in slos:
+        log.info(
+            "SLO %s at %s: %s %s %g %s (%s): %s",
+            slo.name,
+            slo.site,
+            slo.action,
+            slo.condition.replace("_", " "),
+            slo.threshold,
+            slo.unit,
+            slo.basis,
+            slo.query,
+        )
+    log.info(
+        "Verifying %s for %gs, every %gs, against %s", intent_id, profile.window, profile.interval, hook.url
+    )
+    verdict = verify(slos, profile, hook.query_client(), on_evaluation=_show)
+    for breach in verdict.breaches:
+        log.warning(
+            "SLO %s broken at %s: %d failing evaluation(s), detected %.1fs after the first",
+            breach["slo"],
+            breach["site"],
+            sum(1 for sample in breach["samples"] if sample["met"] is False),
+            breach["breachDuration"],
+        )
+    for alert in verdict.alerts:
+        log.warning(
+            "Alert: SLO %s at %s failed %d evaluation(s)", alert["slo"], alert["site"], alert["failures"]
+        )
+    log.info(
+        "Verdict of %s: %s%s", intent_id, verdict.result, f" ({verdict.trigger})" if verdict.trigger else ""
+    )
+    return verdict.as_json()

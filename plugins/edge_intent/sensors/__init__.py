@@ -1,0 +1,1 @@
+"""Sensors: a ``poke`` that ``BaseSensorOperator`` loops, reschedules or defers."""

@@ -1,0 +1,1 @@
+"""Triggers, where the triggerer process imports them (never under the dags folder)."""
