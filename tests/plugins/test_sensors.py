@@ -6,12 +6,13 @@ from __future__ import annotations
 import asyncio
 import importlib
 import time
+from pathlib import Path
 
 import pytest
 from airflow.sdk.exceptions import AirflowSensorTimeout, TaskDeferred
 
-from edge_intent.sensors.site_wait import ProvisioningRequestSensor, RootSyncSensor, SiteWaitFailed
 from edge_intent.hooks.site_repo import site_repo
+from edge_intent.sensors.site_wait import ProvisioningRequestSensor, RootSyncSensor, SiteWaitFailed
 from edge_intent.triggers.site_wait import SiteWaitTrigger
 
 NAMESPACE = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: intent-{id}\n"
@@ -134,3 +135,92 @@ def test_execute_complete(sites_stack):
         sensor.execute_complete({}, {"status": "error", "message": "edge1: no capacity"})
     with pytest.raises(AirflowSensorTimeout, match="did not complete within 10 s: edge2: progressing"):
         sensor.execute_complete({}, {"status": "timeout", "message": "edge2: progressing"})
+
+
+class CountingRootSyncSensor(RootSyncSensor):
+    """Counts how often Airflow started the sensor (each reschedule starts it again)."""
+
+    starts = 0
+    pokes = 0
+
+    def execute(self, context):
+        type(self).starts += 1
+        return super().execute(context)
+
+    def poke(self, context):
+        type(self).pokes += 1
+        return super().poke(context)
+
+
+def _sensor_dag(dag_id, **sensor_kwargs):
+    """A one-task DAG around a RootSyncSensor, written to the metadata DB as the DAG processor would,
+    for ``dag.test()`` to run it as the scheduler does."""
+    import pendulum
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
+    from airflow.sdk import DAG
+
+    with DAG(dag_id, schedule=None, start_date=pendulum.datetime(2026, 1, 1, tz="UTC")) as dag:
+        CountingRootSyncSensor(task_id="wait", timeout=60, **sensor_kwargs)
+    bag = DagBag(dag_folder=str(Path(__file__).parent / "no-dags"))
+    bag.bag_dag(dag)
+    DagBundlesManager().sync_bundles_to_db()
+    sync_bag_to_db(bag, "dags-folder", None)
+    return dag
+
+
+def _unpause_after_first_poke(sites_stack, site, seconds):
+    """Let the site sync ``seconds`` after the sensor first found it pending."""
+    import threading
+
+    def unpause():
+        deadline = time.time() + 120
+        while CountingRootSyncSensor.pokes == 0 and time.time() < deadline:
+            time.sleep(0.1)
+        time.sleep(seconds)
+        sites_stack.control(site, "POST", "/control/sync", {"paused": False})
+
+    thread = threading.Thread(target=unpause, daemon=True)
+    thread.start()
+    return thread
+
+
+@pytest.mark.parametrize(
+    ("mode", "deferrable"),
+    [("reschedule", False), ("poke", True)],
+    ids=["reschedule", "deferrable"],
+)
+def test_sensor_waits_for_a_late_site_in_reschedule_and_deferrable_mode(
+    airflow_db, sites_stack, mode, deferrable
+):
+    """The sensor as Airflow runs it: in reschedule mode each poke is a try of its own (the slot is
+    freed between pokes); in deferrable mode it pokes once and the trigger finishes the wait."""
+    site = "edge1"
+    sites_stack.control(site, "POST", "/control/sync", {"paused": True})
+    timer = None
+    try:
+        sha = deliver(site, f"late-{mode}")
+        dag = _sensor_dag(
+            f"sensor_{mode}",
+            targets={site: {"sha": sha}},
+            mode=mode,
+            deferrable=deferrable,
+            poll_interval=0.5,
+        )
+        CountingRootSyncSensor.starts = CountingRootSyncSensor.pokes = 0
+        timer = _unpause_after_first_poke(sites_stack, site, 2.0)
+        run = dag.test()
+    finally:
+        if timer is not None:
+            timer.join()
+        sites_stack.control(site, "POST", "/control/sync", {"paused": False})
+    [ti] = run.get_task_instances()
+    assert run.state == "success" and ti.state == "success"
+    result = ti.xcom_pull(task_ids="wait")
+    assert result[site]["state"] == "done" and result[site]["observed"] == sha
+    if mode == "reschedule":
+        # it found the site pending and gave the worker slot back between pokes
+        assert CountingRootSyncSensor.starts == CountingRootSyncSensor.pokes >= 2
+    else:
+        # one poke, then the trigger waited; the task resumed in execute_complete
+        assert CountingRootSyncSensor.starts == CountingRootSyncSensor.pokes == 1

@@ -94,3 +94,16 @@ def test_only_commits_on_main_can_be_reverted(repo):
     site, _ = repo
     with pytest.raises(Exception, match="not on main"):
         site.revert("a", "0" * 40, message="nothing")
+
+
+def test_a_delivery_put_back_by_reverting_its_rollback_can_be_rolled_back_again(repo):
+    site, server = repo
+    a = site.deliver("a", {"namespace.yaml": NS.format("a")}, message="deliver a")
+    first = site.revert("a", a.sha, message="roll back a")
+    site.revert_range([first.sha], message="undo the rollback", idempotent=False)
+    assert "intents/a/namespace.yaml" in tree(server)
+    again = site.revert("a", a.sha, message="roll back a again")
+    assert again.created and again.sha != first.sha and again.removed
+    assert isinstance(again.reverted, str) and again.reverted == a.sha and not again.confirmed_after_error
+    assert "intents/a/namespace.yaml" not in tree(server)
+    assert site.revert("a", a.sha, message="and again").sha == again.sha
