@@ -36,10 +36,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import update_section  # noqa: E402
 
+from include.lifecycle import Dag  # noqa: E402
 from include.localstack import stack as localstack  # noqa: E402
 from include.localstack.airflow_api import AirflowAPI  # noqa: E402
 
-DAG = "intent_pipeline"
+DAG = Dag.PIPELINE
 CONFIGS = {
     "local": (
         "the local stack as `make demo` runs it: 1 api-server worker, scheduler idle sleep 0.2 s",

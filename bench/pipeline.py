@@ -33,13 +33,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import update_section  # noqa: E402
 
+from include import lifecycle  # noqa: E402
 from include.edgesim.api import ROOTSYNC_PATH  # noqa: E402
 from include.gitops.auth import GitAuth  # noqa: E402
 from include.gitops.repo import SiteRepo  # noqa: E402
+from include.lifecycle import Dag  # noqa: E402
 from include.localstack import stack as localstack  # noqa: E402
 from include.localstack.airflow_api import AirflowAPI  # noqa: E402
 
-DAG = "intent_pipeline"
+DAG = Dag.PIPELINE
 FLOOR_S = 6.0
 
 
@@ -59,7 +61,7 @@ def run_once(api: AirflowAPI, text: str) -> dict:
     ]
     inside = sum(_time(ti["end_date"]) - _time(ti["start_date"]) for ti in tis)
     wall = _time(run["end_date"]) - _time(run["start_date"])
-    delivered = api.xcom(DAG, run_id, "deliver")
+    delivered = api.xcom(DAG, run_id, lifecycle.DELIVER)
     return {
         "wall": wall,
         "inside": inside,

@@ -27,11 +27,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import update_section  # noqa: E402
 
+from include import lifecycle  # noqa: E402
+from include.lifecycle import Dag  # noqa: E402
 from include.localstack import stack as localstack  # noqa: E402
 from include.localstack.airflow_api import AirflowAPI  # noqa: E402
 from include.slo.definitions import load_config  # noqa: E402
 
-DAG = "intent_pipeline"
+DAG = Dag.PIPELINE
 SYNC_PERIOD_S = 1.0
 FLAGGER_INTERVAL_S, FLAGGER_THRESHOLD = 60, 5  # Flagger's documented analysis defaults
 
@@ -46,13 +48,13 @@ def one(api: AirflowAPI, stack, index: int) -> dict:
     marks: dict[str, float] = {}
 
     def on_change(ti):
-        if ti["task_id"] == "wait_for_o2ims" and ti["state"] == "success" and "onset" not in marks:
-            namespace = f"intent-{api.xcom(DAG, run_id, 'render')['intentId']}"
+        if ti["task_id"] == lifecycle.WAIT_FOR_O2IMS and ti["state"] == "success" and "onset" not in marks:
+            namespace = f"intent-{api.xcom(DAG, run_id, lifecycle.RENDER)['intentId']}"
             stack.control("edge2", "PUT", f"/control/faults/{namespace}", {"latencyMs": 200})
             marks["onset"] = time.time()
 
     run = api.follow(DAG, run_id, timeout=600, interval=0.2, on_change=on_change)
-    evidence = json.loads(Path(api.xcom(DAG, run_id, "rollback.evidence")["path"]).read_text())
+    evidence = json.loads(Path(api.xcom(DAG, run_id, lifecycle.ROLLBACK_EVIDENCE)["path"]).read_text())
     if run["state"] != "failed" or evidence["result"] != "success" or "onset" not in marks:
         raise SystemExit(f"run {run_id} did not roll back cleanly: {run['state']}, {evidence['result']}")
     breach = evidence["breaches"][0]

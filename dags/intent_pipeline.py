@@ -171,9 +171,9 @@ def intent_pipeline():
     )
     decision = decide()
     succeeded = report()
-    rolled_back = revert_group(ROLLBACK_GROUP, planner=_rollback_plan)()
-    synced >> fulfilled >> verified >> decision >> [succeeded, rolled_back]
-    [succeeded, rolled_back] >> watcher()  # not a direct downstream of the branch, which would skip it
+    recorded = revert_group(ROLLBACK_GROUP, planner=_rollback_plan)()  # the group's evidence task
+    synced >> fulfilled >> verified >> decision >> [succeeded, recorded.operator.task_group]
+    [succeeded, recorded] >> watcher()  # not a direct downstream of the branch, which would skip it
 
 
 intent_pipeline()

@@ -24,14 +24,16 @@ from pathlib import Path
 
 import yaml
 
+from include import lifecycle
 from include.compiler import api
 from include.compiler.config import PROJECT_ROOT, load_settings
 from include.compiler.convert import target_value
 from include.compiler.errors import CompilerError
 from include.compiler.targets import CANONICAL_UNIT, KINDS
 from include.edgesim.api import ROOTSYNC_PATH
+from include.lifecycle import Dag
 
-DAG_ID = "intent_pipeline"
+DAG_ID = Dag.PIPELINE
 
 SAMPLES = (
     "Deploy 5G eMBB service with 1Gbps download and 500Mbps upload at edge1 for video streaming",
@@ -147,18 +149,18 @@ def _follow(api, stack, text: str, phases: dict[str, str], break_after_sync: boo
         if ti["state"] != "success":
             return
         task = ti["task_id"]
-        if task == "deliver":
-            details["delivered"] = api.xcom(DAG_ID, run_id, "deliver")
+        if task == lifecycle.DELIVER:
+            details["delivered"] = api.xcom(DAG_ID, run_id, lifecycle.DELIVER)
             for site, result in sorted(details["delivered"].items()):
                 print(f"{'':24}{site}: commit {result['sha'][:12]} pushed to {result['repo']}")
-        elif task in ("wait_for_sync", "rollback.wait_for_restore"):
+        elif task in (lifecycle.WAIT_FOR_SYNC, lifecycle.ROLLBACK_RESTORE):
             for site in sorted(api.xcom(DAG_ID, run_id, task)):
                 print(f"{'':24}{site}: RootSync {_rootsync_line(stack, site)}")
-        elif task == "wait_for_o2ims":
+        elif task == lifecycle.WAIT_FOR_O2IMS:
             for site, result in sorted(api.xcom(DAG_ID, run_id, task).items()):
                 print(f"{'':24}{site}: ProvisioningRequest {result['message']}")
             if break_after_sync:
-                namespace = f"intent-{api.xcom(DAG_ID, run_id, 'render')['intentId']}"
+                namespace = f"intent-{api.xcom(DAG_ID, run_id, lifecycle.RENDER)['intentId']}"
                 for site in details["delivered"]:
                     stack.control(
                         site, "PUT", f"/control/faults/{namespace}", {"latencyMs": INJECTED_LATENCY_MS}
@@ -166,7 +168,7 @@ def _follow(api, stack, text: str, phases: dict[str, str], break_after_sync: boo
                     print(
                         f"{'':24}{site}: fault injected: +{INJECTED_LATENCY_MS} ms per request of {namespace}"
                     )
-        elif task == "verify_slos":
+        elif task == lifecycle.VERIFY_SLOS:
             verdict = api.xcom(DAG_ID, run_id, task)
             details["verdict"] = verdict["result"]
             for site, slos in sorted(verdict["slos"].items()):
@@ -184,10 +186,10 @@ def _follow(api, stack, text: str, phases: dict[str, str], break_after_sync: boo
                 f"{'':24}verdict: {verdict['result']}"
                 + (f" ({verdict['trigger']})" if verdict["trigger"] else "")
             )
-        elif task == "report":
+        elif task == lifecycle.REPORT:
             details["report"] = api.xcom(DAG_ID, run_id, task)["path"]
             print(f"{'':24}intent report: {details['report']}")
-        elif task == "rollback.evidence":
+        elif task == lifecycle.ROLLBACK_EVIDENCE:
             details["evidence"] = api.xcom(DAG_ID, run_id, task)["path"]
 
     run = api.follow(DAG_ID, run_id, timeout=900, on_change=show)
@@ -201,7 +203,6 @@ def _follow(api, stack, text: str, phases: dict[str, str], break_after_sync: boo
 
 
 def run_pipeline(keep: bool) -> int:
-    from edge_intent.pipeline import PHASES
     from include.localstack import stack as localstack
     from include.localstack.airflow_api import AirflowAPI
 
@@ -221,8 +222,8 @@ def run_pipeline(keep: bool) -> int:
         )
         api = AirflowAPI(stack.airflow_url, *localstack.ADMIN)
         api.wait_for_dag(DAG_ID)
-        healthy = _follow(api, stack, PIPELINE_SAMPLE, PHASES)
-        breaking = _follow(api, stack, BREAKING_SAMPLE, PHASES, break_after_sync=True)
+        healthy = _follow(api, stack, PIPELINE_SAMPLE, lifecycle.PIPELINE_PHASES)
+        breaking = _follow(api, stack, BREAKING_SAMPLE, lifecycle.PIPELINE_PHASES, break_after_sync=True)
         if breaking.get("evidence"):
             evidence = json.loads(Path(breaking["evidence"]).read_text(encoding="utf-8"))
             shown = {

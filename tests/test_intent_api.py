@@ -14,12 +14,14 @@ from pathlib import Path
 
 import pytest
 
+from include import lifecycle
 from include.compiler import api as compiler
 from include.compiler.config import load_settings
+from include.lifecycle import Dag, Key
 from include.localstack import stack as localstack
 from include.localstack.airflow_api import AirflowAPI
 
-DAG = "intent_pipeline"
+DAG = Dag.PIPELINE
 TMF = "/tmf-api/intentManagement/v5"
 RATE_BURST = 60
 
@@ -39,6 +41,40 @@ def running(tmp_path_factory):
     admin.wait_for_dag(DAG)
     yield stack, admin
     stack.stop()
+
+
+def test_importing_the_api_parses_and_reads_nothing():
+    """The apps are built, but the DAG bag is made only when a run is started."""
+    code = """
+import airflow.api_fastapi.common.dagbag as dagbag
+
+def refuse():
+    raise SystemExit("create_dag_bag called while importing the API")
+
+dagbag.create_dag_bag = refuse
+from edge_intent.api import FASTAPI_APPS, ROOT_MIDDLEWARES
+from edge_intent.api import runs
+assert len(FASTAPI_APPS) == 2 and ROOT_MIDDLEWARES
+assert runs.dag_bag.cache_info().currsize == 0
+print("imported")
+"""
+    env = {**os.environ, "AIRFLOW__API_AUTH__JWT_SECRET": "test-secret-of-32-characters-xx"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip().endswith("imported"), done.stdout + done.stderr
+
+
+def test_the_dag_bag_is_made_once_on_first_use(monkeypatch):
+    import airflow.api_fastapi.common.dagbag as dagbag
+
+    from edge_intent.api import runs
+
+    made = []
+    monkeypatch.setattr(dagbag, "create_dag_bag", lambda: made.append(object()) or made[-1])
+    runs.dag_bag.cache_clear()
+    try:
+        assert runs.dag_bag() is runs.dag_bag() is made[0] and len(made) == 1
+    finally:
+        runs.dag_bag.cache_clear()
 
 
 def _heads(stack) -> dict[str, str]:
@@ -150,10 +186,10 @@ def test_tmf921_create_then_delete_withdraws_by_revert_commits(running):
     assert viewer.send("DELETE", f"{TMF}/intent/{intent_id}")[0] == 403
     status, _, accepted = admin.send("DELETE", f"{TMF}/intent/{intent_id}")
     assert status == 202, accepted
-    assert accepted["lifecycleStatus"] == "Withdrawing" and accepted["dagId"] == "intent_withdraw"
+    assert accepted["lifecycleStatus"] == "Withdrawing" and accepted["dagId"] == Dag.WITHDRAW
     again, _, _ = admin.send("DELETE", f"{TMF}/intent/{intent_id}")
     assert again == 409  # the withdrawal is in progress
-    withdrawn = admin.follow("intent_withdraw", accepted["runId"], timeout=180)
+    withdrawn = admin.follow(Dag.WITHDRAW, accepted["runId"], timeout=180)
     assert withdrawn["state"] == "success"
     assert not any(path.startswith(f"intents/{intent_id}/") for path in _files_at_head(stack, "edge1"))
     repo = stack.root / "git" / f"{load_settings().catalogue.get('edge1').repo}.git"
@@ -316,7 +352,7 @@ def test_hostile_requests_are_refused_and_change_nothing(running):
     tmf = compiler.parse("URLLC slice with 5 ms latency at edge1", load_settings()).to_json()
     cases = _hostile_cases(tmf)
     assert len(cases) >= 30
-    runs_before = _runs(admin) | _runs(admin, "intent_withdraw")
+    runs_before = _runs(admin) | _runs(admin, Dag.WITHDRAW)
     heads_before = _heads(stack)
     failures = []
     for method, path, body, content_type, expected, named in cases:
@@ -328,7 +364,7 @@ def test_hostile_requests_are_refused_and_change_nothing(running):
             assert answer["@type"] == "Error" and answer["code"] == str(expected), answer
             assert answer["message"], answer
     assert not failures, "\n".join(failures)
-    assert _runs(admin) | _runs(admin, "intent_withdraw") == runs_before
+    assert _runs(admin) | _runs(admin, Dag.WITHDRAW) == runs_before
     assert _heads(stack) == heads_before
 
 
@@ -403,7 +439,7 @@ def test_cli_trigger_with_conf(running):
     run_id = json.loads(printed[-1])[0]["dag_run_id"]
     run = admin.follow(DAG, run_id, timeout=180)
     assert run["state"] == "success" and run["triggered_by"] == "cli"
-    intent_id = admin.xcom(DAG, run_id, "validate", key="intent_id")
+    intent_id = admin.xcom(DAG, run_id, lifecycle.VALIDATE, key=Key.INTENT_ID)
     status, _, state = admin.send("GET", f"/api/intent/{intent_id}")  # found through its XCom
     assert status == 200 and run_id in {r["runId"] for r in state["runs"]}
 
@@ -428,7 +464,7 @@ def test_ui_trigger_form_params_and_a_form_submission(running):
     assert status == 200, run
     assert run["triggered_by"] == "ui"
     assert admin.follow(DAG, run["dag_run_id"], timeout=180)["state"] == "success"
-    assert admin.xcom(DAG, run["dag_run_id"], "validate", key="intent_id") == tmf["id"]
+    assert admin.xcom(DAG, run["dag_run_id"], lifecycle.VALIDATE, key=Key.INTENT_ID) == tmf["id"]
 
 
 def test_emergency_fail_run_marks_a_stuck_run_failed_through_the_real_api(running):
@@ -443,21 +479,21 @@ def test_emergency_fail_run_marks_a_stuck_run_failed_through_the_real_api(runnin
         deadline = time.time() + 120
         while time.time() < deadline:
             states = {ti["task_id"]: ti["state"] for ti in admin.task_instances(DAG, run_id)}
-            if states.get("wait_for_sync") in ("deferred", "running", "up_for_reschedule"):
+            if states.get(lifecycle.WAIT_FOR_SYNC) in ("deferred", "running", "up_for_reschedule"):
                 break
             time.sleep(0.5)
         else:
             pytest.fail(f"the run never reached the sync wait: {states}")
         fail_id = admin.trigger(
-            "emergency_fail_run", {"dag_id": DAG, "run_id": run_id, "reason": "stuck in Reconciling"}
+            Dag.FAIL_RUN, {"dag_id": DAG, "run_id": run_id, "reason": "stuck in Reconciling"}
         )
-        assert admin.follow("emergency_fail_run", fail_id, timeout=120)["state"] == "success"
+        assert admin.follow(Dag.FAIL_RUN, fail_id, timeout=120)["state"] == "success"
         final = {ti["task_id"]: (ti["state"], ti["try_number"]) for ti in admin.task_instances(DAG, run_id)}
         assert admin.run(DAG, run_id)["state"] == "failed", final
         status, _, state = admin.send("GET", f"/api/intent/{body['intentId']}")
         assert status == 200 and state["phase"] == "Failed"
         # A finished run is refused: the second request fails and changes nothing.
-        again = admin.trigger("emergency_fail_run", {"dag_id": DAG, "run_id": run_id})
-        assert admin.follow("emergency_fail_run", again, timeout=120)["state"] == "failed"
+        again = admin.trigger(Dag.FAIL_RUN, {"dag_id": DAG, "run_id": run_id})
+        assert admin.follow(Dag.FAIL_RUN, again, timeout=120)["state"] == "failed"
     finally:
         stack.control("edge1", "POST", "/control/sync", {"paused": False})

@@ -13,6 +13,8 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from datetime import UTC, datetime
+from unittest import mock
 
 import pytest
 import yaml
@@ -20,7 +22,10 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from edge_intent import metrics
+from edge_intent.api import records
+from include import lifecycle
 from include.compiler.config import PROJECT_ROOT
+from include.lifecycle import Dag, Key
 from include.localstack import stack as localstack
 from include.localstack.airflow_api import AirflowAPI
 from include.slo.definitions import load_config
@@ -28,7 +33,7 @@ from include.slo.definitions import load_config
 RULES = PROJECT_ROOT / "monitoring" / "prometheus" / "alerts.yml"
 RULE_TESTS = PROJECT_ROOT / "monitoring" / "prometheus" / "alerts.test.yml"
 DASHBOARD = PROJECT_ROOT / "monitoring" / "grafana" / "dashboards" / "edge-intent.json"
-DAG = "intent_pipeline"
+DAG = Dag.PIPELINE
 SEVERITY = {"rollback": "critical", "alert": "warning", "scale": "warning"}
 
 
@@ -136,36 +141,41 @@ def _verdict(slos: dict[str, dict[str, tuple[int, int]]]) -> dict:
     }
 
 
+WATCHER = (lifecycle.WATCHER, Key.RETURN)
+REVERTS = (lifecycle.ROLLBACK_REVERT, Key.REVERTS)
+
+
 def test_run_results():
-    assert metrics.result_of("success", {}, {("watcher", "return_value"): "Succeeded"}) == "succeeded"
-    dry = {("watcher", "return_value"): "Dry run: compiled and rendered, nothing delivered"}
+    assert metrics.result_of("success", {}, {WATCHER: "Succeeded"}) == "succeeded"
+    dry = {WATCHER: "Dry run: compiled and rendered, nothing delivered"}
     assert metrics.result_of("success", {"dry_run": True}, dry) == "dry_run"
-    rolled = {("rollback.revert", "reverts"): {"edge1": {"sha": "b" * 40}}}
+    rolled = {REVERTS: {"edge1": {"sha": "b" * 40}}}
     assert metrics.result_of("failed", {}, rolled) == "rolled_back"
-    conflict = {("rollback.revert", "reverts"): {"edge1": {"reverted": "a" * 40, "error": "conflict"}}}
+    conflict = {REVERTS: {"edge1": {"reverted": "a" * 40, "error": "conflict"}}}
     assert metrics.result_of("failed", {}, conflict) == "rollback_failed"
-    invalid = {("validate", "errors"): {"errors": [{"field": "text", "reason": "unknown site"}]}}
+    invalid = {(lifecycle.VALIDATE, Key.ERRORS): {"errors": [{"field": "text", "reason": "unknown site"}]}}
     assert metrics.result_of("failed", {}, invalid) == "rejected"
     assert metrics.result_of("failed", {}, {}) == "failed"
 
 
 def test_run_facts_prefer_each_sites_own_times():
+    delivered = (lifecycle.DELIVER, Key.DELIVERED)
     xcoms = {
-        ("deliver", "delivered"): {
+        delivered: {
             "edge1": {"sha": "a" * 40, "created": True, "pushedAt": 1000.0},
             "edge2": {"sha": "b" * 40, "created": True, "pushedAt": 1001.0},
         },
-        ("wait_for_sync", "return_value"): {
+        (lifecycle.WAIT_FOR_SYNC, Key.RETURN): {
             "edge1": {"state": "done", "at": 1002.5},
             "edge2": {"state": "done"},  # recorded before per-site times: the wait's end counts
         },
-        ("wait_for_sync", "completed_at"): 1004.0,
-        ("wait_for_o2ims", "return_value"): {
+        (lifecycle.WAIT_FOR_SYNC, Key.COMPLETED_AT): 1004.0,
+        (lifecycle.WAIT_FOR_O2IMS, Key.RETURN): {
             "edge1": {"state": "done", "at": 1006.0, "createdAt": 1003.0, "fulfilledAt": 1004.0},
             "edge2": {"state": "done", "at": 1007.0},
         },
-        ("verify_slos", "return_value"): _verdict({"edge1": {"latency_p95": (15, 2)}}),
-        ("watcher", "return_value"): "Succeeded",
+        (lifecycle.VERIFY_SLOS, Key.RETURN): _verdict({"edge1": {"latency_p95": (15, 2)}}),
+        WATCHER: "Succeeded",
     }
     facts = metrics.facts_of("success", {}, xcoms)
     assert facts.result == "succeeded"
@@ -173,9 +183,42 @@ def test_run_facts_prefer_each_sites_own_times():
     assert facts.o2ims == {"edge1": 1.0, "edge2": 6.0}
     assert facts.slos == {("latency_p95", "edge1"): (15, 2)}
     # Delivering content that was already there pushed nothing: no lag, no O2IMS request.
-    xcoms[("deliver", "delivered")]["edge1"]["created"] = False
+    xcoms[delivered]["edge1"]["created"] = False
     again = metrics.facts_of("success", {}, xcoms)
     assert set(again.sync_lags) == set(again.o2ims) == {"edge2"}
+
+
+def test_finished_runs_are_read_once_through_the_run_records(monkeypatch):
+    """The collector reads runs only through :mod:`edge_intent.api.records`, and a finished run's
+    facts once, until the run changes (cleared and ended again)."""
+    ended = datetime(2026, 1, 1, tzinfo=UTC)
+    finished = {1: (ended, "success"), 2: (ended, "failed")}
+    reads: list[list[int]] = []
+
+    def by_ids(_session, ids, *, xcoms=None):
+        assert xcoms == metrics.XCOMS
+        reads.append(sorted(ids))
+        outcome = {"success": {WATCHER: "Succeeded"}, "failed": {REVERTS: {"edge1": {"sha": "b" * 40}}}}
+        return {
+            run: records.RunRecord(
+                Dag.PIPELINE, f"run{run}", finished[run][1], xcoms=outcome[finished[run][1]]
+            )
+            for run in ids
+        }
+
+    reader = mock.create_autospec(records, spec_set=True)
+    reader.finished.side_effect = lambda _session, dag_id, states: dict(finished)
+    reader.by_ids.side_effect = by_ids
+    monkeypatch.setattr(metrics, "records", reader)
+    collector = metrics.PipelineCollector()
+    assert sorted(f.result for f in collector.runs()) == ["rolled_back", "succeeded"]
+    assert sorted(f.result for f in collector.runs()) == ["rolled_back", "succeeded"]
+    assert reads == [[1, 2], []]
+    reader.finished.assert_called_with(mock.ANY, Dag.PIPELINE, metrics.FINISHED)
+    finished[2] = (datetime(2026, 1, 2, tzinfo=UTC), "success")  # cleared, and succeeded this time
+    del finished[1]  # removed by `airflow db clean`
+    assert [f.result for f in collector.runs()] == ["succeeded"]
+    assert reads[-1] == [2]
 
 
 def _samples(families) -> dict[tuple[str, tuple], float]:
@@ -299,7 +342,7 @@ def test_exported_values_are_what_the_db_holds(monitored):
     succeeded = [
         r
         for r in listed
-        if r["state"] == "success" and api.xcom(DAG, r["dag_run_id"], "watcher") == "Succeeded"
+        if r["state"] == "success" and api.xcom(DAG, r["dag_run_id"], lifecycle.WATCHER) == "Succeeded"
     ]
     dry = [r for r in listed if r["state"] == "success" and (r["conf"] or {}).get("dry_run")]
     assert got[("intent_processed_total", (("result", "succeeded"),))] == len(succeeded) == 1
@@ -307,10 +350,10 @@ def test_exported_values_are_what_the_db_holds(monitored):
     assert sum(v for (name, _), v in got.items() if name == "intent_processed_total") == len(listed)
 
     run_id = runs["intent"]
-    delivered = api.xcom(DAG, run_id, "deliver", key="delivered")
-    synced = api.xcom(DAG, run_id, "wait_for_sync")
-    fulfilled = api.xcom(DAG, run_id, "wait_for_o2ims")
-    verdict = api.xcom(DAG, run_id, "verify_slos")
+    delivered = api.xcom(DAG, run_id, lifecycle.DELIVER, key=Key.DELIVERED)
+    synced = api.xcom(DAG, run_id, lifecycle.WAIT_FOR_SYNC)
+    fulfilled = api.xcom(DAG, run_id, lifecycle.WAIT_FOR_O2IMS)
+    verdict = api.xcom(DAG, run_id, lifecycle.VERIFY_SLOS)
     assert set(delivered) == set(synced) == set(fulfilled) == {"edge1", "edge2"}
     for site in delivered:
         labels = (("site", site),)

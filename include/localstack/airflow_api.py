@@ -1,4 +1,7 @@
-"""A small client of Airflow's REST API v2: a token from ``/auth/token``, DAG runs, task instances."""
+"""The local stack's client of Airflow's REST API v2 (tests, the demo, ``bench/``): a token from
+``/auth/token``, DAG runs, task instances and XComs through :mod:`include.airflow_rest` (the official
+``apache-airflow-client``), answers as plain JSON dicts; plus :meth:`AirflowAPI.send`, one raw HTTP
+request for the project's own endpoints and for negative tests."""
 
 from __future__ import annotations
 
@@ -9,37 +12,22 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any
 
+from include.airflow_rest import AirflowRest, AirflowRestError, as_dict
 
-class AirflowAPIError(Exception):
-    def __init__(self, status: int, body: str) -> None:
-        self.status = status
-        self.body = body
-        super().__init__(f"HTTP {status}: {body[:500]}")
+AirflowAPIError = AirflowRestError
+"""What every call but :meth:`AirflowAPI.send` raises: ``.status`` (HTTP, ``0`` for none) and ``.body``."""
 
 
 class AirflowAPI:
     """:param url: the api-server's base URL. :param username: :param password: the login."""
 
     def __init__(self, url: str, username: str, password: str) -> None:
-        self.url = url.rstrip("/")
-        self._login = (username, password)
-        self._token: str | None = None
+        self.rest = AirflowRest(url, username, password)
+        self.url = self.rest.url
 
-    def _call(self, method: str, path: str, body: Any = None, *, auth: bool = True) -> Any:
-        headers = {"Content-Type": "application/json"}
-        if auth:
-            headers["Authorization"] = f"Bearer {self.token()}"
-        request = urllib.request.Request(
-            f"{self.url}{path}",
-            method=method,
-            headers=headers,
-            data=None if body is None else json.dumps(body).encode(),
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=30) as reply:
-                return json.load(reply)
-        except urllib.error.HTTPError as exc:
-            raise AirflowAPIError(exc.code, exc.read().decode(errors="replace")) from None
+    def _call(self, method: str, path: str, body: Any = None) -> Any:
+        """Any JSON endpoint under the login, e.g. ``_call("GET", "/api/v2/dags/x/dagRuns?limit=5")``."""
+        return self.rest.request_json(method, path, body)
 
     def send(
         self,
@@ -72,40 +60,26 @@ class AirflowAPI:
             return status, answer, raw.decode(errors="replace")
 
     def token(self) -> str:
-        if self._token is None:
-            username, password = self._login
-            self._token = self._call(
-                "POST", "/auth/token", {"username": username, "password": password}, auth=False
-            )["access_token"]
-        return self._token
+        """The JWT (``POST /auth/token`` on first use); :class:`AirflowAPIError` when the login fails."""
+        return self.rest.access_token()
 
     def wait_for_dag(self, dag_id: str, timeout: float = 90) -> dict[str, Any]:
-        deadline = time.time() + timeout
-        while True:
-            try:
-                return self._call("GET", f"/api/v2/dags/{dag_id}")
-            except AirflowAPIError as exc:
-                if exc.status != 404 or time.time() > deadline:
-                    raise
-            time.sleep(0.5)
+        """The DAG once the dag-processor has parsed it (the API answers 404 until then)."""
+        return as_dict(self.rest.wait_for_dag(dag_id, timeout))
 
     def trigger(self, dag_id: str, conf: dict[str, Any]) -> str:
-        run = self._call("POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": conf})
-        return run["dag_run_id"]
+        """A new run with ``conf`` (logical date null); its run id."""
+        return self.rest.trigger_dag_run(dag_id, conf).dag_run_id
 
     def run(self, dag_id: str, run_id: str) -> dict[str, Any]:
-        return self._call("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}")
+        return as_dict(self.rest.get_dag_run(dag_id, run_id))
 
     def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
-        return self._call("GET", f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances")["task_instances"]
+        return [as_dict(ti) for ti in self.rest.task_instances(dag_id, run_id)]
 
     def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
-        entry = self._call(
-            "GET",
-            f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/{key}"
-            "?deserialize=true&stringify=false",
-        )
-        return entry["value"]
+        """The value ``task_id`` pushed under ``key`` (deserialised JSON)."""
+        return self.rest.get_xcom_entry(dag_id, run_id, task_id, key).value
 
     def follow(
         self,

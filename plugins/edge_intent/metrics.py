@@ -1,7 +1,8 @@
 """The pipeline's Prometheus metrics, served by Airflow's api-server at ``GET /edge-intent/metrics``.
 
 Every value is computed from Airflow's metadata DB (the finished ``intent_pipeline`` runs and the
-XComs their tasks recorded), so the counts survive restarts and every api-server worker answers the
+XComs their tasks recorded, read through :mod:`edge_intent.api.records` with the names of
+:mod:`include.lifecycle`), so the counts survive restarts and every api-server worker answers the
 same; no other process is needed. A finished run's facts cannot change until the run is cleared,
 which changes its state and end date: they are read once per run and kept, so a scrape reads one
 row per finished run plus the XComs of runs it has not seen yet.
@@ -45,25 +46,28 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.utils import floatToGoString
 
+from edge_intent.api import records
+from include import lifecycle
+from include.lifecycle import Dag, Key
+
 log = logging.getLogger(__name__)
 
-DAG_ID = "intent_pipeline"
 TOKEN_ENV = "EDGE_INTENT_METRICS_TOKEN"  # noqa: S105 (the variable that holds it, not a token)
 RESULTS = ("succeeded", "rolled_back", "rollback_failed", "rejected", "failed", "dry_run")
 O2IMS_BUCKETS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 FINISHED = ("success", "failed")
 # The (task, key) XComs a run's facts are read from.
 XCOMS = (
-    ("watcher", "return_value"),
-    ("validate", "errors"),
-    ("deliver", "delivered"),
-    ("deliver", "return_value"),
-    ("wait_for_sync", "return_value"),
-    ("wait_for_sync", "completed_at"),
-    ("wait_for_o2ims", "return_value"),
-    ("wait_for_o2ims", "completed_at"),
-    ("verify_slos", "return_value"),
-    ("rollback.revert", "reverts"),
+    (lifecycle.WATCHER, Key.RETURN),
+    (lifecycle.VALIDATE, Key.ERRORS),
+    (lifecycle.DELIVER, Key.DELIVERED),
+    (lifecycle.DELIVER, Key.RETURN),
+    (lifecycle.WAIT_FOR_SYNC, Key.RETURN),
+    (lifecycle.WAIT_FOR_SYNC, Key.COMPLETED_AT),
+    (lifecycle.WAIT_FOR_O2IMS, Key.RETURN),
+    (lifecycle.WAIT_FOR_O2IMS, Key.COMPLETED_AT),
+    (lifecycle.VERIFY_SLOS, Key.RETURN),
+    (lifecycle.ROLLBACK_REVERT, Key.REVERTS),
 )
 
 
@@ -89,24 +93,26 @@ def _number(value: Any) -> float | None:
 
 def result_of(state: str, conf: dict[str, Any] | None, xcoms: dict[tuple[str, str], Any]) -> str:
     """The outcome of a finished run, from its state and what its tasks recorded."""
-    watcher = xcoms.get(("watcher", "return_value"))
+    watcher = xcoms.get((lifecycle.WATCHER, Key.RETURN))
     if state == "success":
         dry = (isinstance(watcher, str) and watcher.startswith("Dry run")) or (
             watcher is None and bool((conf or {}).get("dry_run"))
         )
         return "dry_run" if dry else "succeeded"
-    reverts = xcoms.get(("rollback.revert", "reverts"))
+    reverts = xcoms.get((lifecycle.ROLLBACK_REVERT, Key.REVERTS))
     if isinstance(reverts, dict) and reverts:
         failed = any(isinstance(r, dict) and r.get("error") for r in reverts.values())
         return "rollback_failed" if failed else "rolled_back"
-    if xcoms.get(("validate", "errors")):
+    if xcoms.get((lifecycle.VALIDATE, Key.ERRORS)):
         return "rejected"
     return "failed"
 
 
 def facts_of(state: str, conf: dict[str, Any] | None, xcoms: dict[tuple[str, str], Any]) -> RunFacts:
     """Everything one finished run contributes (pure: the DB is read elsewhere)."""
-    delivered = xcoms.get(("deliver", "delivered")) or xcoms.get(("deliver", "return_value")) or {}
+    delivered = (
+        xcoms.get((lifecycle.DELIVER, Key.DELIVERED)) or xcoms.get((lifecycle.DELIVER, Key.RETURN)) or {}
+    )
     delivered = delivered if isinstance(delivered, dict) else {}
 
     def pushed(site: str) -> float | None:
@@ -118,19 +124,19 @@ def facts_of(state: str, conf: dict[str, Any] | None, xcoms: dict[tuple[str, str
 
     def done(task: str) -> Iterator[tuple[str, dict[str, Any], float | None]]:
         """Each site the wait saw done, with when (its own ``at``, else the wait's end)."""
-        verdicts = xcoms.get((task, "return_value"))
-        completed = _number(xcoms.get((task, "completed_at")))
+        verdicts = xcoms.get((task, Key.RETURN))
+        completed = _number(xcoms.get((task, Key.COMPLETED_AT)))
         for site, verdict in sorted((verdicts if isinstance(verdicts, dict) else {}).items()):
             if isinstance(verdict, dict) and verdict.get("state") == "done":
                 yield site, verdict, _number(verdict.get("at")) or completed
 
     sync_lags = {}
-    for site, _, at in done("wait_for_sync"):
+    for site, _, at in done(lifecycle.WAIT_FOR_SYNC):
         start = pushed(site)
         if start is not None and at is not None:
             sync_lags[site] = (start, max(0.0, at - start))
     o2ims = {}
-    for site, verdict, at in done("wait_for_o2ims"):
+    for site, verdict, at in done(lifecycle.WAIT_FOR_O2IMS):
         start = pushed(site)
         if start is None:
             continue
@@ -140,7 +146,7 @@ def facts_of(state: str, conf: dict[str, Any] | None, xcoms: dict[tuple[str, str
         elif at is not None:
             o2ims[site] = max(0.0, at - start)
     slos: dict[tuple[str, str], tuple[int, int]] = {}
-    verdict = xcoms.get(("verify_slos", "return_value"))
+    verdict = xcoms.get((lifecycle.VERIFY_SLOS, Key.RETURN))
     by_site = verdict.get("slos") if isinstance(verdict, dict) else None
     for site, entries in sorted((by_site if isinstance(by_site, dict) else {}).items()):
         for name, entry in sorted((entries if isinstance(entries, dict) else {}).items()):
@@ -165,50 +171,24 @@ def _known_series() -> tuple[tuple[str, ...], tuple[str, ...]]:
 class PipelineCollector:
     """A prometheus_client collector reading the metadata DB at every scrape (see the module doc)."""
 
-    def __init__(self, dag_id: str = DAG_ID) -> None:
+    def __init__(self, dag_id: str = Dag.PIPELINE) -> None:
         self.dag_id = dag_id
         self._facts: dict[int, tuple[datetime | None, str, RunFacts]] = {}
         self._lock = threading.Lock()
 
     def runs(self) -> list[RunFacts]:
-        """The facts of every finished run, reading only what the cache does not hold."""
-        from airflow.models.dagrun import DagRun
-        from airflow.models.xcom import XComModel
+        """The facts of every finished run, reading (through the run records) only what the cache
+        does not hold."""
         from airflow.utils.session import create_session
-        from sqlalchemy import select, tuple_
 
         with self._lock, create_session() as session:
-            rows = session.execute(
-                select(DagRun.id, DagRun.state, DagRun.end_date).where(
-                    DagRun.dag_id == self.dag_id, DagRun.state.in_(FINISHED)
-                )
-            ).all()
-            current = {row.id: (row.end_date, str(getattr(row.state, "value", row.state))) for row in rows}
+            current = records.finished(session, self.dag_id, FINISHED)
             for gone in set(self._facts) - set(current):
                 del self._facts[gone]
             stale = [run for run, key in current.items() if self._facts.get(run, (None, None))[:2] != key]
-            for start in range(0, len(stale), 500):
-                chunk = stale[start : start + 500]
-                confs = dict(
-                    session.execute(select(DagRun.id, DagRun.conf).where(DagRun.id.in_(chunk))).all()
-                )
-                xcoms: dict[int, dict[tuple[str, str], Any]] = {run: {} for run in chunk}
-                for row in session.execute(
-                    select(XComModel.dag_run_id, XComModel.task_id, XComModel.key, XComModel.value).where(
-                        XComModel.dag_run_id.in_(chunk),
-                        XComModel.map_index == -1,
-                        tuple_(XComModel.task_id, XComModel.key).in_(XCOMS),
-                    )
-                ):
-                    xcoms[row.dag_run_id][(row.task_id, row.key)] = XComModel.deserialize_value(row)
-                for run in chunk:
-                    end_date, state = current[run]
-                    conf = confs.get(run)
-                    self._facts[run] = (
-                        end_date,
-                        state,
-                        facts_of(state, conf if isinstance(conf, dict) else None, xcoms[run]),
-                    )
+            for run, record in records.by_ids(session, stale, xcoms=XCOMS).items():
+                end_date, state = current[run]
+                self._facts[run] = (end_date, state, facts_of(state, record.conf, record.xcoms))
             return [facts for _, _, facts in self._facts.values()]
 
     def collect(self) -> Iterable[Any]:

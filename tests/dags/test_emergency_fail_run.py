@@ -2,9 +2,11 @@
 
 A deliberate boundary: the stand-in speaks the REST API v2 calls the task makes (``POST
 /auth/token`` answering 201 with ``access_token``; ``GET`` and ``PATCH
-/api/v2/dags/{dag_id}/dagRuns/{run_id}``, bearer token required) and records every request, so the
-test checks the exact wire calls, the refusal of a finished run, and that the password never leaves
-the token request. Starting the real api-server (tests/test_running_stack.py does) costs about a
+/api/v2/dags/{dag_id}/dagRuns/{run_id}``, bearer token required), answering runs shaped as the real
+API's ``DAGRunResponse`` (the official client validates every field it requires), and records every
+request, so the test checks the exact wire calls, the refusal of a finished run, and that the
+password never leaves the token request. The real api-server is exercised by
+tests/plugins/test_airflow_api_hook.py and tests/test_running_stack.py; starting it costs about a
 minute of this suite's time budget on a 2-core machine.
 """
 
@@ -31,6 +33,44 @@ class _APIServer(ThreadingHTTPServer):
         self.runs = {("intent_pipeline", RUN_ID): "running", ("intent_pipeline", "done-run"): "success"}
         self.requests: list[tuple[str, str, dict | None, str]] = []
         self.scheduler_finishes_once = False  # the race: a scheduler loop ends the run after the PATCH
+
+
+def _run(dag_id: str, run_id: str, state: str) -> dict:
+    """A run as Airflow 3's ``GET /api/v2/dags/{dag_id}/dagRuns/{run_id}`` answers it."""
+    ended = state in ("success", "failed")
+    return {
+        "dag_id": dag_id,
+        "dag_run_id": run_id,
+        "dag_display_name": dag_id,
+        "state": state,
+        "run_type": "manual",
+        "triggered_by": "rest_api",
+        "triggering_user_name": "admin",
+        "conf": {},
+        "note": None,
+        "logical_date": None,
+        "run_after": "2026-01-01T00:00:00Z",
+        "queued_at": "2026-01-01T00:00:00Z",
+        "start_date": "2026-01-01T00:00:01Z",
+        "end_date": "2026-01-01T00:05:00Z" if ended else None,
+        "duration": 299.0 if ended else None,
+        "data_interval_start": None,
+        "data_interval_end": None,
+        "last_scheduling_decision": "2026-01-01T00:04:59Z",
+        "bundle_version": None,
+        "dag_versions": [
+            {
+                "id": "01a23026-25dd-7c91-887a-5078894f3042",
+                "version_number": 1,
+                "dag_id": dag_id,
+                "dag_display_name": dag_id,
+                "bundle_name": "dags-folder",
+                "bundle_version": None,
+                "bundle_url": None,
+                "created_at": "2026-01-01T00:00:00Z",
+            }
+        ],
+    }
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -73,14 +113,14 @@ class _Handler(BaseHTTPRequestHandler):
         elif self.server.scheduler_finishes_once and self.server.runs[key] == "failed":
             self.server.scheduler_finishes_once = False
             self.server.runs[key] = "success"
-        self._reply(200, {"dag_id": key[0], "dag_run_id": key[1], "state": self.server.runs[key]})
+        self._reply(200, _run(*key, self.server.runs[key]))
 
     do_GET = do_POST = do_PATCH = _handle  # noqa: N815
 
 
 @pytest.fixture
 def api_server(airflow_db, monkeypatch):
-    from edge_intent import operations
+    from edge_intent.operations import emergency as operations
 
     monkeypatch.setattr(operations, "FAIL_CONFIRM_DELAY", 0.05)
     server = _APIServer()
@@ -132,7 +172,7 @@ def test_a_stuck_run_is_marked_failed_through_the_rest_api(api_server):
 
 
 def test_a_run_the_scheduler_finishes_anyway_is_marked_failed_again(api_server):
-    from edge_intent import operations
+    from edge_intent.operations import emergency as operations
 
     api_server.scheduler_finishes_once = True
     result = operations.fail_run({"dag_id": "intent_pipeline", "run_id": RUN_ID})
@@ -156,7 +196,7 @@ def test_a_finished_run_is_refused_and_left_alone(api_server):
 
 
 def test_wrong_credentials_say_so_without_the_password(api_server, caplog):
-    from edge_intent import operations
+    from edge_intent.operations import emergency as operations
 
     os.environ["AIRFLOW_CONN_AIRFLOW_API"] = os.environ["AIRFLOW_CONN_AIRFLOW_API"].replace(PASSWORD, "wrong")
     with pytest.raises(operations.OperationFailed, match="HTTP 401") as caught:

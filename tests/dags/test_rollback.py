@@ -52,7 +52,7 @@ def prometheus_value(stack, query, at):
 
 
 def test_breach_rolls_back_only_the_broken_intent(dag, stack):
-    from edge_intent.sites import site_repo
+    from edge_intent.hooks.site_repo import site_repo
 
     intent_a = parse_text(TEXT_A, load_settings()).intent_id
     namespace_a = f"intent-{intent_a}"

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import json
 import logging
+from unittest import mock
 
 import pytest
 
-from edge_intent.llm import LLM_CONN_ID, NO_CONNECTION, llm_config, parse_text
+from edge_intent.hooks.llm import NO_CONNECTION, LlmHook
 from include.compiler import api
 from tests.fake_llm import FakeModel, Reply, answer, start, stop
 
@@ -17,7 +18,12 @@ TEXT = "eMBB slice with 1 Gbps download at edge1"
 GOOD = answer(
     sliceType="eMBB", sites=["edge1"], targets=[{"name": "DlThptPerUE", "value": 1, "unit": "Gbit/s"}]
 )
+LLM_CONN_ID = LlmHook.default_conn_name
 ENV = "AIRFLOW_CONN_" + LLM_CONN_ID.upper()
+
+
+def parse_text(text, settings):
+    return LlmHook().parse_text(text, settings)
 
 
 @pytest.fixture
@@ -38,7 +44,7 @@ def test_no_connection_means_the_parser(settings, monkeypatch, caplog):
         outcome = parse_text(TEXT, settings)
     assert (outcome.path, outcome.fallback_reason, outcome.model) == ("deterministic", NO_CONNECTION, None)
     assert outcome.fallback_reason == "no LLM connection configured"
-    assert [r for r in caplog.records if r.name.startswith("edge_intent")] == []  # silently
+    assert [r for r in caplog.records if "edge_intent" in r.name] == []  # silently
 
 
 def test_connection_gives_the_model_path(settings, model, monkeypatch, caplog):
@@ -63,7 +69,7 @@ def test_connection_settings_are_read(model, monkeypatch):
         password=KEY,
         extra={"model": "m", "timeout": 2.5, "max_response_bytes": 4096, "json_mode": False},
     )
-    config = llm_config()
+    config = LlmHook().get_conn()
     assert (config.base_url, config.model, config.api_key) == (model.base_url, "m", KEY)
     assert (config.timeout, config.max_response_bytes, config.json_mode) == (2.5, 4096, False)
     assert KEY not in repr(config)
@@ -97,6 +103,19 @@ def test_unusable_connection_falls_back_naming_the_problem(settings, monkeypatch
     assert reason in outcome.fallback_reason and LLM_CONN_ID in outcome.fallback_reason
     assert KEY not in outcome.fallback_reason
     assert all(KEY not in record.getMessage() for record in caplog.records)
+
+
+def test_the_hook_names_its_connection_and_only_stores_it(monkeypatch):
+    assert LLM_CONN_ID == "edge_intent_llm"
+    assert (LlmHook.conn_name_attr, LlmHook.conn_type) == ("llm_conn_id", "http")
+    assert LlmHook.hook_name
+    monkeypatch.delenv(ENV, raising=False)
+    with mock.patch.object(LlmHook, "get_connection", wraps=LlmHook.get_connection) as lookup:
+        hook = LlmHook("another_llm")
+        assert hook.llm_conn_id == "another_llm"
+        lookup.assert_not_called()
+        assert hook.get_conn() is None  # read only when asked; absent means no model
+        lookup.assert_called_once_with("another_llm")
 
 
 def test_failing_model_falls_back_without_showing_the_key(settings, model, monkeypatch, caplog):

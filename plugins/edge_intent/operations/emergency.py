@@ -22,6 +22,7 @@ from edge_intent.operations.params import (
     shown,
 )
 from edge_intent.rollout.revert import Kind, plan
+from include.airflow_rest import AirflowRestError
 from include.compiler.config import load_settings
 from include.lifecycle import Dag
 
@@ -51,7 +52,15 @@ def fail_run(params: dict[str, Any], airflow_api_conn_id: str = AirflowApiHook.d
         )
     run_id = check_run_id(params.get("run_id"))
     reason = check_text(params.get("reason"), "reason")
-    api = AirflowApiHook(airflow_api_conn_id)
+    try:
+        return _fail_run(AirflowApiHook(airflow_api_conn_id), dag_id, run_id, reason)
+    except AirflowRestError as exc:
+        raise OperationFailed(f"Airflow's API: {exc}") from None
+    except ValueError as exc:  # the connection itself is refused (no login, credentials in its URL)
+        raise OperationFailed(str(exc)) from None
+
+
+def _fail_run(api: AirflowApiHook, dag_id: str, run_id: str, reason: str) -> dict[str, Any]:
     before = api.get_dag_run(dag_id, run_id).get("state")
     if before in ("success", "failed"):
         raise OperationFailed(f"run {run_id} of {dag_id} has already finished ({before}): nothing to fail")

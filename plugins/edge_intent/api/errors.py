@@ -1,0 +1,98 @@
+"""Refusals of the intent API, answered as TMF921 ``Error`` objects naming each field and reason."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI, Request
+
+    from include.compiler.errors import IntentValidationError
+
+
+class ApiError(Exception):
+    """A refused request.
+
+    :param status: the HTTP status.
+    :param reason: a short reason.
+    :param errors: the field errors, ``[{"field", "reason"}]``.
+    :param headers: extra response headers.
+    :param extra: extra members of the Error body.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        reason: str,
+        errors: list[dict[str, str]] | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(reason)
+        self.status, self.reason, self.errors = status, reason, errors or []
+        self.headers, self.extra = headers, extra or {}
+
+    @classmethod
+    def field(cls, status: int, reason: str, field: str, why: str) -> ApiError:
+        return cls(status, reason, [{"field": field, "reason": why}])
+
+
+def error_body(status: int, reason: str, errors: list[dict[str, str]], **extra: Any) -> dict[str, Any]:
+    """A TMF921 ``Error`` whose message lists every field error."""
+    message = "; ".join(f"{e['field']}: {e['reason']}" for e in errors) or reason
+    return {
+        "@type": "Error",
+        "code": str(status),
+        "reason": reason,
+        "message": message,
+        "status": str(status),
+        "errors": errors,
+        **extra,
+    }
+
+
+def pydantic_error(error: Any, *, skip: int = 0) -> dict[str, str]:
+    """One pydantic error as a field error (``skip`` drops leading location parts, e.g. ``body``)."""
+    location = ".".join(str(part) for part in list(error.get("loc", ()))[skip:]) or "body"
+    reason = "is not a known field" if error.get("type") == "extra_forbidden" else error.get("msg", "invalid")
+    if error.get("type") == "missing":
+        reason = "is required"
+    return {"field": location, "reason": reason}
+
+
+def invalid(exc: IntentValidationError) -> ApiError:
+    """The 422 answer for an invalid intent."""
+    return ApiError(422, "invalid intent", [e.as_dict() for e in exc.errors], extra={"stage": exc.stage})
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Answer ApiError, HTTP errors and request validation errors as TMF921 Error objects."""
+
+    async def api_error(_request: Request, exc: Exception) -> JSONResponse:
+        if not isinstance(exc, ApiError):  # pragma: no cover (registered for ApiError only)
+            raise exc
+        return JSONResponse(
+            error_body(exc.status, exc.reason, exc.errors, **exc.extra), exc.status, headers=exc.headers
+        )
+
+    async def http_error(_request: Request, exc: Exception) -> JSONResponse:
+        if not isinstance(exc, StarletteHTTPException):  # pragma: no cover
+            raise exc
+        reason = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
+        return JSONResponse(error_body(exc.status_code, reason, []), exc.status_code, headers=exc.headers)
+
+    async def request_error(_request: Request, exc: Exception) -> JSONResponse:
+        if not isinstance(exc, RequestValidationError):  # pragma: no cover
+            raise exc
+        errors = [pydantic_error(error, skip=1) for error in exc.errors()]
+        return JSONResponse(error_body(422, "invalid request", errors), 422)
+
+    app.add_exception_handler(ApiError, api_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, request_error)

@@ -1,0 +1,257 @@
+"""``/api/intent``: the intent API in this project's own shape.
+
+* ``POST /api/intent``: natural-language text or a TMF921 intent; validated before anything runs;
+  starts an ``intent_pipeline`` run; ``202`` with the intent id, the run id and a status URL;
+* ``GET /api/intent/{id}``: the intent's phase by name, each site's commit and sync state, the SLO
+  verdict, links to the intent report or the rollback evidence;
+* ``GET /api/intent/{id}/evidence`` and ``GET /api/intent/{id}/report``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from airflow.api_fastapi.common.db.common import SessionDep
+from airflow.api_fastapi.core_api.security import GetUserDep
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from edge_intent.api import records, runs
+from edge_intent.api.errors import ApiError, install_error_handlers, pydantic_error
+from edge_intent.api.limits import Body, decode_json, may_trigger_pipeline, media_type, rate_limited
+from include import lifecycle
+from include.compiler.limits import MAX_SITES
+from include.lifecycle import Dag, Key, Phase
+
+PREFIX = "/api/intent"
+
+
+class IntentRequest(BaseModel):
+    """The body of ``POST /api/intent``; the same names as the pipeline DAG's params."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    intent: str | dict[str, Any]
+    sites: list[str] = Field(default_factory=list, max_length=MAX_SITES)
+    dry_run: bool = False
+    slo_profile: str = runs.SLO_PROFILE
+
+
+intent_app = FastAPI(
+    title="edge-intent: intent API",
+    description=__doc__,
+    dependencies=[Depends(may_trigger_pipeline), Depends(rate_limited)],
+)
+install_error_handlers(intent_app)
+
+
+@intent_app.post("/", status_code=202)
+def submit_intent(raw: Body, request: Request, user: GetUserDep, session: SessionDep) -> JSONResponse:
+    """Validate an intent (NL text or TMF921) and start a pipeline run for it."""
+    media = media_type(request)
+    if media == "text/plain":
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ApiError.field(400, "malformed request", "body", "is not UTF-8 text") from None
+        document: Any = {"intent": text}
+    elif media == "application/json":
+        document = decode_json(raw)
+    else:
+        raise ApiError.field(
+            415, "unsupported media type", "Content-Type", "must be application/json or text/plain"
+        )
+    try:
+        wanted = IntentRequest.model_validate(document)
+    except ValidationError as exc:
+        raise ApiError(422, "invalid request", [pydantic_error(e) for e in exc.errors()]) from None
+    started = time.perf_counter()
+    submitted = runs.read_submission(wanted.intent, wanted.sites, wanted.slo_profile)
+    validated = time.perf_counter()
+    runs.refuse_if_running(session, submitted.intent_id)
+    checked = time.perf_counter()
+    conf = {
+        "intent": submitted.document,
+        "sites": [],
+        "dry_run": wanted.dry_run,
+        "slo_profile": wanted.slo_profile,
+    }
+    run_id = runs.start(Dag.PIPELINE, submitted.intent_id, conf, user=user, session=session, request=request)
+    status_url = f"{runs.root(request)}/{submitted.intent_id}"
+    timing = (
+        f"validate;dur={(validated - started) * 1000:.1f}, active;dur={(checked - validated) * 1000:.1f}, "
+        f"trigger;dur={(time.perf_counter() - checked) * 1000:.1f}"
+    )
+    return JSONResponse(
+        {
+            "intentId": submitted.intent_id,
+            "name": submitted.document.get("name"),
+            "dagId": Dag.PIPELINE,
+            "runId": run_id,
+            "phase": Phase.PENDING,
+            "status": status_url,
+            "parser": submitted.parser,
+            "dryRun": wanted.dry_run,
+            "sloProfile": wanted.slo_profile,
+        },
+        202,
+        headers={"Location": status_url, "Server-Timing": timing},
+    )
+
+
+@intent_app.get("/{intent_id}")
+def intent_status(intent_id: str, request: Request, session: SessionDep) -> dict[str, Any]:
+    """The intent's phase, sites, SLO verdict and evidence."""
+    return status(intent_id, runs.runs_or_404(session, intent_id), base=runs.root(request))
+
+
+@intent_app.get("/{intent_id}/evidence")
+def intent_evidence(intent_id: str, session: SessionDep) -> dict[str, Any]:
+    """The evidence.json of the intent's latest rollback or withdrawal."""
+    for record in reversed(runs.runs_or_404(session, intent_id)):
+        written = _evidence(record)
+        if written:
+            path = Path(written.get("path") or written.get("evidence") or "")
+            break
+    else:
+        raise ApiError.field(404, "no evidence", "id", f"intent {intent_id!r} has not been rolled back")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise ApiError.field(
+            404,
+            "evidence not readable here",
+            "evidence",
+            f"run {record.run_id} wrote it on its worker; this api-server cannot read it",
+        ) from None
+
+
+@intent_app.get("/{intent_id}/report")
+def intent_report(intent_id: str, session: SessionDep) -> dict[str, Any]:
+    """The TMF921 IntentReport of the intent's latest Succeeded run."""
+    for record in reversed(runs.runs_or_404(session, intent_id)):
+        if record.dag_id == Dag.PIPELINE and record.xcom(lifecycle.REPORT):
+            return record.xcom(lifecycle.REPORT)["intentReport"]
+    raise ApiError.field(404, "no report", "id", f"intent {intent_id!r} has not reached Succeeded")
+
+
+# -- the status body ------------------------------------------------------------------------------
+
+
+def _evidence(record: records.RunRecord) -> dict[str, Any] | None:
+    """What the run's evidence task recorded (a withdrawal's summary even when it failed)."""
+    if record.dag_id == Dag.PIPELINE:
+        return record.xcom(lifecycle.ROLLBACK_EVIDENCE)
+    return record.xcom(lifecycle.WITHDRAW_EVIDENCE) or record.xcom(lifecycle.WITHDRAW_EVIDENCE, Key.SUMMARY)
+
+
+def status(intent_id: str, found: list[records.RunRecord], *, base: str) -> dict[str, Any]:
+    """The intent's current state: its latest pipeline run's phase, each site's commit and sync
+    state, the SLO verdict, the report or evidence, and a withdrawal if one came after."""
+    pipeline_runs = [r for r in found if r.dag_id == Dag.PIPELINE]
+    withdrawals = [r for r in found if r.dag_id == Dag.WITHDRAW]
+    latest = pipeline_runs[-1] if pipeline_runs else None
+    current = found[-1]
+    body: dict[str, Any] = {
+        "intentId": intent_id,
+        "phase": current.phase,
+        "href": f"{base}/{intent_id}",
+        "run": current.summary(),
+        "runs": [r.summary() for r in found],
+    }
+    if latest is None:
+        return body
+    conf_intent = latest.conf.get("intent")
+    tmf = latest.xcom(lifecycle.VALIDATE) or (conf_intent if isinstance(conf_intent, dict) else None)
+    if tmf:
+        body["name"] = tmf.get("name")
+    body["dryRun"] = bool(latest.conf.get("dry_run"))
+    errors = latest.xcom(lifecycle.VALIDATE, Key.ERRORS)
+    if errors:
+        body["errors"] = errors.get("errors", errors)
+    body["sites"] = _sites(latest)
+    verdict = latest.xcom(lifecycle.VERIFY_SLOS)
+    if verdict:
+        body["slo"] = {
+            key: verdict.get(key)
+            for key in ("result", "trigger", "started", "ended", "slos", "breaches", "alerts")
+        }
+    evidence = _evidence(latest)
+    if evidence:
+        body["evidence"] = {
+            "href": f"{base}/{intent_id}/evidence",
+            "runId": latest.run_id,
+            "sha256": evidence.get("sha256"),
+            "result": evidence.get("result"),
+            "trigger": evidence.get("trigger"),
+        }
+    if latest.xcom(lifecycle.REPORT):
+        body["intentReport"] = {"href": f"{base}/{intent_id}/report", "runId": latest.run_id}
+    if withdrawals and withdrawals[-1] is current:
+        written = _evidence(current) or {}
+        body["withdrawal"] = {**current.summary(), "result": written.get("result")}
+        if written.get("path") or written.get("evidence"):
+            body["evidence"] = {
+                "href": f"{base}/{intent_id}/evidence",
+                "runId": current.run_id,
+                "sha256": written.get("sha256"),
+                "result": written.get("result"),
+                "trigger": written.get("trigger") or "withdrawn",
+            }
+    return body
+
+
+def _sites(record: records.RunRecord) -> dict[str, dict[str, Any]]:
+    delivered = record.xcom(lifecycle.DELIVER, Key.DELIVERED) or {}
+    reverts = record.xcom(lifecycle.ROLLBACK_REVERT, Key.REVERTS) or {}
+    restored = record.xcom(lifecycle.ROLLBACK_RESTORE) or {}
+    waits = (("sync", lifecycle.WAIT_FOR_SYNC), ("o2ims", lifecycle.WAIT_FOR_O2IMS))
+    sites: dict[str, dict[str, Any]] = {}
+    for site in sorted(set(delivered) | set(reverts)):
+        entry: dict[str, Any] = {}
+        if site in delivered:
+            entry["commit"] = delivered[site].get("sha")
+            entry["provisioningRequest"] = delivered[site].get("provisioningRequest")
+        for name, task in waits:
+            verdicts = record.xcom(task) or {}
+            failure = record.xcom(task, Key.FAILURE) or {}
+            if site in verdicts:
+                entry[name] = verdicts[site]
+            elif failure:
+                entry[name] = {"state": failure.get("kind"), "message": failure.get("message")}
+            elif record.tasks.get(task) in records.ACTIVE:
+                entry[name] = {"state": "pending", "message": "waiting"}
+        if site in reverts:
+            entry["revert"] = {
+                k: reverts[site].get(k) for k in ("sha", "reverted", "error") if reverts[site].get(k)
+            }
+            if site in restored:
+                entry["restore"] = restored[site]
+        sites[site] = entry
+    return sites
+
+
+# -- mounting -------------------------------------------------------------------------------------
+
+
+class TrailingSlash:
+    """Root middleware: ``POST /api/intent`` reaches the app mounted at ``/api/intent`` (a mount only
+    matches ``/api/intent/...``, and the UI's catch-all route would answer 405).
+
+    :param app: the ASGI app it wraps.
+    """
+
+    def __init__(self, app: Callable[..., Awaitable[None]]) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope.get("type") == "http":
+            root = str(scope.get("root_path", "")).rstrip("/")
+            if scope.get("path") in (PREFIX, f"{root}{PREFIX}"):
+                scope = {**scope, "path": scope["path"] + "/", "raw_path": (scope["path"] + "/").encode()}
+        await self.app(scope, receive, send)

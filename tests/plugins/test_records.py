@@ -1,0 +1,364 @@
+"""The run records' phase, computed from the tasks that actually ran (pure: no DB), and the status
+body of the intent API following the names of :mod:`include.lifecycle`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from edge_intent.api import records
+from edge_intent.api.records import RunRecord
+from include import lifecycle
+from include.lifecycle import Dag, Key, Phase
+
+UP_TO_DELIVER = {
+    lifecycle.VALIDATE: "success",
+    lifecycle.COMPILE: "success",
+    lifecycle.RENDER: "success",
+    lifecycle.DELIVER: "success",
+}
+VERIFIED = {
+    **UP_TO_DELIVER,
+    lifecycle.WAIT_FOR_SYNC: "success",
+    lifecycle.WAIT_FOR_O2IMS: "success",
+    lifecycle.VERIFY_SLOS: "success",
+    lifecycle.DECIDE: "success",
+}
+ROLLBACK = (
+    lifecycle.ROLLBACK_PLAN,
+    lifecycle.ROLLBACK_REVERT,
+    lifecycle.ROLLBACK_RESTORE,
+    lifecycle.ROLLBACK_EVIDENCE,
+)
+ROLLBACK_SKIPPED = dict.fromkeys(ROLLBACK, "skipped")
+NOT_DELIVERED = {**UP_TO_DELIVER, lifecycle.DELIVER: "failed"}
+AFTER_FAILED_DELIVERY = {
+    **NOT_DELIVERED,
+    lifecycle.WAIT_FOR_SYNC: "upstream_failed",
+    lifecycle.WAIT_FOR_O2IMS: "upstream_failed",
+    lifecycle.VERIFY_SLOS: "upstream_failed",
+    lifecycle.DECIDE: "success",
+}
+DRY = {
+    **UP_TO_DELIVER,
+    lifecycle.DELIVER: "skipped",
+    lifecycle.WAIT_FOR_SYNC: "skipped",
+    lifecycle.WAIT_FOR_O2IMS: "skipped",
+    lifecycle.VERIFY_SLOS: "skipped",
+}
+PUSHED = {(lifecycle.DELIVER, Key.DELIVERED): {"edge1": {"sha": "a" * 40}}}
+
+
+def pipeline_run(state: str, tasks: dict[str, str], xcoms: dict | None = None) -> RunRecord:
+    return RunRecord(Dag.PIPELINE, "manual__1", state, tasks=dict(tasks), xcoms=dict(xcoms or {}))
+
+
+@pytest.mark.parametrize(
+    ("state", "tasks", "xcoms", "phase"),
+    [
+        pytest.param("queued", {}, None, Phase.PENDING, id="queued run"),
+        pytest.param("running", {lifecycle.VALIDATE: "scheduled"}, None, Phase.PENDING, id="nothing started"),
+        pytest.param("running", {lifecycle.VALIDATE: "running"}, None, Phase.PENDING, id="validating"),
+        pytest.param(
+            "running",
+            {lifecycle.VALIDATE: "success", lifecycle.COMPILE: "queued"},
+            None,
+            Phase.PENDING,
+            id="compile queued is not compiling",
+        ),
+        pytest.param(
+            "running",
+            {lifecycle.VALIDATE: "success", lifecycle.COMPILE: "up_for_retry"},
+            None,
+            Phase.COMPILING,
+            id="compile retrying",
+        ),
+        pytest.param(
+            "running",
+            {**UP_TO_DELIVER, lifecycle.DELIVER: "running"},
+            None,
+            Phase.DELIVERING,
+            id="delivering",
+        ),
+        pytest.param(
+            "running",
+            {**UP_TO_DELIVER, lifecycle.WAIT_FOR_SYNC: "deferred"},
+            PUSHED,
+            Phase.RECONCILING,
+            id="sync wait deferred",
+        ),
+        pytest.param(
+            "running",
+            {
+                **UP_TO_DELIVER,
+                lifecycle.WAIT_FOR_SYNC: "success",
+                lifecycle.WAIT_FOR_O2IMS: "up_for_reschedule",
+            },
+            PUSHED,
+            Phase.RECONCILING,
+            id="o2ims wait rescheduled",
+        ),
+        pytest.param(
+            "running",
+            {**VERIFIED, lifecycle.DECIDE: "running"},
+            PUSHED,
+            Phase.VERIFYING,
+            id="deciding",
+        ),
+        pytest.param(
+            "running",
+            {**VERIFIED, lifecycle.REPORT: "scheduled", **ROLLBACK_SKIPPED},
+            PUSHED,
+            Phase.VERIFYING,
+            id="healthy, rollback skipped, report not run yet",
+        ),
+        pytest.param(
+            "running",
+            {**VERIFIED, lifecycle.REPORT: "running", **ROLLBACK_SKIPPED},
+            PUSHED,
+            Phase.VERIFYING,
+            id="healthy, report running",
+        ),
+        pytest.param(
+            "running",
+            {**VERIFIED, lifecycle.REPORT: "success", **ROLLBACK_SKIPPED, lifecycle.WATCHER: "running"},
+            PUSHED,
+            Phase.SUCCEEDED,
+            id="healthy, report succeeded",
+        ),
+        pytest.param(
+            "success",
+            {**VERIFIED, lifecycle.REPORT: "success", **ROLLBACK_SKIPPED, lifecycle.WATCHER: "success"},
+            PUSHED,
+            Phase.SUCCEEDED,
+            id="healthy, run succeeded",
+        ),
+        pytest.param(
+            "running",
+            {**VERIFIED, lifecycle.REPORT: "skipped", lifecycle.ROLLBACK_PLAN: "scheduled"},
+            PUSHED,
+            Phase.VERIFYING,
+            id="rollback chosen, group not started",
+        ),
+        pytest.param(
+            "running",
+            {**VERIFIED, lifecycle.REPORT: "skipped", lifecycle.ROLLBACK_PLAN: None},
+            PUSHED,
+            Phase.VERIFYING,
+            id="rollback chosen, group without state",
+        ),
+        pytest.param(
+            "running",
+            {**VERIFIED, lifecycle.REPORT: "skipped", lifecycle.ROLLBACK_PLAN: "running"},
+            PUSHED,
+            Phase.ROLLING_BACK,
+            id="rollback plan running",
+        ),
+        pytest.param(
+            "running",
+            {
+                **VERIFIED,
+                lifecycle.REPORT: "skipped",
+                lifecycle.ROLLBACK_PLAN: "success",
+                lifecycle.ROLLBACK_REVERT: "failed",
+                lifecycle.ROLLBACK_EVIDENCE: "running",
+            },
+            PUSHED,
+            Phase.ROLLING_BACK,
+            id="revert failed, evidence being written",
+        ),
+        pytest.param(
+            "running",
+            {**AFTER_FAILED_DELIVERY, lifecycle.ROLLBACK_REVERT: "running"},
+            PUSHED,
+            Phase.ROLLING_BACK,
+            id="partial delivery rolling back",
+        ),
+        pytest.param(
+            "running",
+            {**AFTER_FAILED_DELIVERY, lifecycle.ROLLBACK_PLAN: "running"},
+            None,
+            Phase.VERIFYING,
+            id="never delivered: a started rollback task is not RollingBack",
+        ),
+        pytest.param(
+            "failed",
+            {**AFTER_FAILED_DELIVERY, **ROLLBACK_SKIPPED, lifecycle.WATCHER: "failed"},
+            None,
+            Phase.FAILED,
+            id="never delivered, failed",
+        ),
+        pytest.param(
+            "failed",
+            {**VERIFIED, lifecycle.REPORT: "skipped", **dict.fromkeys(ROLLBACK, "success")},
+            PUSHED,
+            Phase.FAILED,
+            id="rolled back, failed",
+        ),
+        pytest.param(
+            "running",
+            {
+                lifecycle.VALIDATE: "failed",
+                lifecycle.COMPILE: "upstream_failed",
+                lifecycle.WATCHER: "running",
+            },
+            None,
+            Phase.PENDING,
+            id="invalid intent, run still ending",
+        ),
+        pytest.param("running", {**DRY, lifecycle.DECIDE: "running"}, None, Phase.VERIFYING, id="dry run"),
+        pytest.param(
+            "success",
+            {**DRY, lifecycle.DECIDE: "success", lifecycle.REPORT: "skipped", **ROLLBACK_SKIPPED},
+            None,
+            Phase.SUCCEEDED,
+            id="dry run succeeded",
+        ),
+    ],
+)
+def test_pipeline_phase_never_runs_ahead_of_the_tasks(state, tasks, xcoms, phase):
+    assert pipeline_run(state, tasks, xcoms).phase == phase
+
+
+def test_a_run_that_rolled_back_is_never_succeeded_on_the_way():
+    """Through a rollback, task state by task state: no step shows Succeeded."""
+    steps = [
+        {**VERIFIED, lifecycle.DECIDE: "running"},
+        {**VERIFIED, lifecycle.REPORT: "skipped"},
+        {**VERIFIED, lifecycle.REPORT: "skipped", lifecycle.ROLLBACK_PLAN: "queued"},
+        {**VERIFIED, lifecycle.REPORT: "skipped", lifecycle.ROLLBACK_PLAN: "running"},
+        {**VERIFIED, lifecycle.REPORT: "skipped", **dict.fromkeys(ROLLBACK, "success")},
+    ]
+    phases = [pipeline_run("running", tasks, PUSHED).phase for tasks in steps]
+    assert phases == [
+        Phase.VERIFYING,
+        Phase.VERIFYING,
+        Phase.VERIFYING,
+        Phase.ROLLING_BACK,
+        Phase.ROLLING_BACK,
+    ]
+
+
+@pytest.mark.parametrize(
+    ("state", "phase"),
+    [
+        ("queued", Phase.WITHDRAWING),
+        ("running", Phase.WITHDRAWING),
+        ("success", Phase.WITHDRAWN),
+        ("failed", Phase.FAILED),
+    ],
+)
+def test_withdraw_phase(state, phase):
+    tasks = {lifecycle.WITHDRAW_REVERT: "success"} if state != "queued" else {}
+    assert RunRecord(Dag.WITHDRAW, "manual__1", state, tasks=tasks).phase == phase
+
+
+def test_run_names_and_the_intent_a_run_is_about():
+    moment = datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC)
+    assert records.run_id_for("urllc-edge1", moment) == "intent__urllc-edge1__20260102T030405000006Z"
+    named = RunRecord(Dag.PIPELINE, records.run_id_for("urllc-edge1", moment), "running")
+    assert records.intent_of(named) == "urllc-edge1"
+    recorded = pipeline_run("success", {}, {(lifecycle.VALIDATE, Key.INTENT_ID): "embb-edge2"})
+    assert records.intent_of(recorded) == "embb-edge2"
+    withdrawal = RunRecord(Dag.WITHDRAW, "manual__2", "running", conf={"intent_id": "mmtc-edge1"})
+    assert records.intent_of(withdrawal) == "mmtc-edge1"
+
+
+# -- the names come from include.lifecycle, read when used -------------------------------------------
+
+
+def _renamed(old: str, new: str) -> dict[str, Phase]:
+    return {(new if task == old else task): phase for task, phase in lifecycle.PIPELINE_PHASES.items()}
+
+
+def test_the_phase_follows_a_task_renamed_in_lifecycle(monkeypatch):
+    monkeypatch.setattr(lifecycle, "REPORT", "publish")
+    monkeypatch.setattr(lifecycle, "PIPELINE_PHASES", _renamed("report", "publish"))
+    assert pipeline_run("running", {**VERIFIED, "publish": "success"}, PUSHED).phase == Phase.SUCCEEDED
+    # The old name no longer stands for Succeeded.
+    assert pipeline_run("running", {**VERIFIED, "report": "success"}, PUSHED).phase == Phase.VERIFYING
+
+
+def test_the_delivery_check_follows_lifecycle(monkeypatch):
+    monkeypatch.setattr(lifecycle, "DELIVER", "push")
+    monkeypatch.setattr(lifecycle, "PIPELINE_PHASES", _renamed("deliver", "push"))
+    tasks = {**VERIFIED, lifecycle.REPORT: "skipped", lifecycle.ROLLBACK_REVERT: "running"}
+    tasks.pop("deliver")
+    assert pipeline_run("running", {**tasks, "push": "success"}).phase == Phase.ROLLING_BACK
+    # A rollback after a delivery recorded under the old name only is not a rollback of anything.
+    assert pipeline_run("running", {**tasks, "deliver": "success"}).phase == Phase.VERIFYING
+
+
+def _healthy_run() -> RunRecord:
+    tmf = {"@type": "Intent", "id": "urllc-edge1", "name": "URLLC at edge1"}
+    return pipeline_run(
+        "running",
+        {**VERIFIED, "publish": "success"},
+        {
+            **PUSHED,
+            (lifecycle.VALIDATE, Key.RETURN): tmf,
+            (lifecycle.WAIT_FOR_SYNC, Key.RETURN): {"edge1": {"state": "done"}},
+            (lifecycle.VERIFY_SLOS, Key.RETURN): {"result": "pass", "slos": {}},
+            ("publish", Key.RETURN): {"path": "/x", "intentReport": {"@type": "IntentReport"}},
+        },
+    )
+
+
+def test_the_status_body_follows_lifecycle(monkeypatch):
+    from edge_intent.api.routes import status
+
+    monkeypatch.setattr(lifecycle, "REPORT", "publish")
+    monkeypatch.setattr(lifecycle, "PIPELINE_PHASES", _renamed("report", "publish"))
+    body = status("urllc-edge1", [_healthy_run()], base="/api/intent")
+    assert body["phase"] == body["run"]["phase"] == "Succeeded"
+    assert body["name"] == "URLLC at edge1"
+    assert body["intentReport"] == {"href": "/api/intent/urllc-edge1/report", "runId": "manual__1"}
+    assert body["sites"] == {
+        "edge1": {"commit": "a" * 40, "provisioningRequest": None, "sync": {"state": "done"}}
+    }
+    monkeypatch.setattr(lifecycle, "REPORT", "report")
+    monkeypatch.setattr(lifecycle, "PIPELINE_PHASES", _renamed("publish", "report"))
+    body = status("urllc-edge1", [_healthy_run()], base="/api/intent")
+    assert body["phase"] == "Verifying" and "intentReport" not in body
+
+
+def test_the_status_body_of_a_rollback_and_a_withdrawal():
+    from edge_intent.api.routes import status
+
+    rolled = pipeline_run(
+        "failed",
+        {**VERIFIED, lifecycle.REPORT: "skipped", **dict.fromkeys(ROLLBACK, "success")},
+        {
+            **PUSHED,
+            (lifecycle.WAIT_FOR_SYNC, Key.FAILURE): {"kind": "timeout", "message": "not synced"},
+            (lifecycle.ROLLBACK_REVERT, Key.REVERTS): {"edge1": {"sha": "b" * 40, "reverted": "a" * 40}},
+            (lifecycle.ROLLBACK_RESTORE, Key.RETURN): {"edge1": {"state": "done"}},
+            (lifecycle.ROLLBACK_EVIDENCE, Key.RETURN): {
+                "path": "/e.json",
+                "sha256": "f" * 64,
+                "result": "success",
+            },
+        },
+    )
+    body = status("urllc-edge1", [rolled], base="")
+    assert body["phase"] == "Failed"
+    assert body["evidence"]["sha256"] == "f" * 64 and body["evidence"]["runId"] == "manual__1"
+    site = body["sites"]["edge1"]
+    assert site["sync"] == {"state": "timeout", "message": "not synced"}
+    assert site["revert"] == {"sha": "b" * 40, "reverted": "a" * 40} and site["restore"] == {"state": "done"}
+
+    # A withdrawal that failed still shows its evidence, from the summary its evidence task pushed.
+    summary = {"result": "failed", "path": "/w.json", "sha256": "c" * 64, "trigger": "withdrawn"}
+    withdrawal = RunRecord(
+        Dag.WITHDRAW, "manual__2", "failed", xcoms={(lifecycle.WITHDRAW_EVIDENCE, Key.SUMMARY): summary}
+    )
+    body = status("urllc-edge1", [rolled, withdrawal], base="")
+    assert body["phase"] == "Failed" and body["withdrawal"]["result"] == "failed"
+    assert body["evidence"] == {
+        "href": "/urllc-edge1/evidence",
+        "runId": "manual__2",
+        "sha256": "c" * 64,
+        "result": "failed",
+        "trigger": "withdrawn",
+    }
