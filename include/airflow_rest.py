@@ -7,8 +7,8 @@ DAGs. Every failure, HTTP or network, is an :class:`AirflowRestError` with the H
 when no HTTP answer came) and a short excerpt of the body; neither the password nor the token is
 ever put into a message.
 
-A pure library: it imports neither Airflow core nor the project's plugins (the Airflow hook in
-``edge_intent.hooks.airflow_api`` builds one from a connection).
+A pure library: it imports neither Airflow core nor the project's plugins (the plugins' Airflow
+REST API hook builds one from a connection).
 """
 
 from __future__ import annotations

@@ -13,20 +13,6 @@ from dataclasses import dataclass
 
 from .errors import IntentValidationError
 
-# TS 28.312 Condition enum (TS28312_IntentNrm.yaml#/components/schemas/Condition).
-CONDITIONS = (
-    "IS_EQUAL_TO",
-    "IS_LESS_THAN",
-    "IS_GREATER_THAN",
-    "IS_WITHIN_RANGE",
-    "IS_OUTSIDE_RANGE",
-    "IS_ONE_OF",
-    "IS_NOT_ONE_OF",
-    "IS_EQUAL_TO_OR_LESS_THAN",
-    "IS_EQUAL_TO_OR_GREATER_THAN",
-    "IS_ALL_OF",
-)
-
 # TM Forum intent ontology (TIO v3.6.0) quantity operators and the 28.312 conditions they mean.
 QUAN_TO_CONDITION = {
     "smaller": "IS_LESS_THAN",

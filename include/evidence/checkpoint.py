@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .document import DIGEST_NOTE, digest, iso, run_folder, write_atomic
+from .document import iso, revert_steps, run_folder, sealed, write_atomic
 
 FOLDER = "_checkpoints"
 
@@ -84,15 +84,10 @@ def build_reset(
             }
             for site, r in sorted(reverts.items())
         },
-        "steps": {
-            "revert": {site: {"seconds": r.get("seconds")} for site, r in sorted(reverts.items())},
-            "restore": None if not restore else {"seconds": restore.get("seconds")},
-        },
+        "steps": revert_steps(reverts, restore),
         "errors": errors,
-        "digestAlgorithm": DIGEST_NOTE,
     }
-    document["sha256"] = digest(document)
-    return document
+    return sealed(document)
 
 
 def write(document: dict[str, Any], directory: Path, name: str = "evidence.json") -> Path:

@@ -122,12 +122,24 @@ def build(
         },
         "steps": {
             "verify": None if not verdict else {"seconds": round(verdict["ended"] - verdict["started"], 3)},
-            "revert": {site: {"seconds": r.get("seconds")} for site, r in sorted(reverts.items())},
-            "restore": None if not restore else {"seconds": restore.get("seconds")},
+            **revert_steps(reverts, restore),
         },
         "errors": errors,
-        "digestAlgorithm": DIGEST_NOTE,
     }
+    return sealed(document)
+
+
+def revert_steps(reverts: dict[str, Any], restore: dict[str, Any] | None) -> dict[str, Any]:
+    """How long each site's revert and the restore took (as measured; null when not done)."""
+    return {
+        "revert": {site: {"seconds": r.get("seconds")} for site, r in sorted(reverts.items())},
+        "restore": None if not restore else {"seconds": restore.get("seconds")},
+    }
+
+
+def sealed(document: dict[str, Any]) -> dict[str, Any]:
+    """The document with its digest (and how the digest is computed)."""
+    document["digestAlgorithm"] = DIGEST_NOTE
     document["sha256"] = digest(document)
     return document
 

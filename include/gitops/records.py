@@ -43,28 +43,6 @@ class Delivery:
 
 
 @dataclass(frozen=True)
-class Revert:
-    """The outcome of reverting one delivery.
-
-    :param sha: the revert commit on ``main``.
-    :param reverted: the commit it reverts.
-    :param previous: what ``main`` pointed at before the revert.
-    :param created: False when an earlier attempt had already pushed it.
-    :param removed: True when the intent's directory no longer exists on ``main``.
-    :param seconds: wall time, including pushes.
-    :param confirmed_after_error: the push reported an error, yet ``main`` was found to hold ``sha``.
-    """
-
-    sha: str
-    reverted: str
-    previous: str
-    created: bool
-    removed: bool
-    seconds: float
-    confirmed_after_error: bool = False
-
-
-@dataclass(frozen=True)
 class RangeRevert:
     """The outcome of reverting several commits in one revert commit.
 

@@ -42,7 +42,7 @@ from .messages import (
     with_reverts,
     withdraw_message,
 )
-from .records import Author, Delivery, DeployedIntent, RangeRevert, Revert, Tag
+from .records import Author, Delivery, DeployedIntent, RangeRevert, Tag
 
 __all__ = [
     "Author",
@@ -51,7 +51,6 @@ __all__ = [
     "GitError",
     "PushRejectedError",
     "RangeRevert",
-    "Revert",
     "RevertConflictError",
     "SiteRepo",
     "Tag",
@@ -109,7 +108,7 @@ class SiteRepo(GitClone):
         seconds = time.monotonic() - started
         return Delivery(sha, created, pushed.attempts, seconds, pushed.confirmed_after_error)
 
-    def revert(self, intent_id: str, sha: str, *, message: str) -> Revert:
+    def revert(self, intent_id: str, sha: str, *, message: str) -> RangeRevert:
         """Revert exactly commit ``sha`` on ``main`` and push: :meth:`revert_range` of one commit.
 
         Later commits (other intents) stay. A conflict aborts the revert and raises
@@ -118,16 +117,7 @@ class SiteRepo(GitClone):
         """
         if not isinstance(intent_id, str) or not INTENT_ID.match(intent_id) or not is_sha(sha):
             raise ValueError("revert needs a DNS-1123 intent id and a full commit SHA")
-        done = self.revert_range([sha], message=message, intent_id=intent_id)
-        return Revert(
-            done.sha,
-            sha,
-            done.previous,
-            done.created,
-            bool(done.removed),
-            done.seconds,
-            done.confirmed_after_error,
-        )
+        return self.revert_range([sha], message=message, intent_id=intent_id)
 
     def contains(self, later: str, sha: str) -> bool:
         """True when commit ``later`` (on ``main``) has ``sha`` in its history."""

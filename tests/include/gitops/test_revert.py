@@ -47,7 +47,7 @@ def test_revert_takes_back_only_this_intent(repo):
     a = site.deliver("a", {"namespace.yaml": NS.format("a")}, message="deliver a")
     b = site.deliver("b", {"namespace.yaml": NS.format("b")}, message="deliver b")
     done = site.revert("a", a.sha, message="roll back a")
-    assert done.created and done.removed and done.reverted == a.sha and done.previous == b.sha
+    assert done.created and done.removed and done.reverted == (a.sha,) and done.previous == b.sha
     assert tree(server) == ["README.md", "intents/b/namespace.yaml"]
     assert log(server)[:3] == [done.sha, b.sha, a.sha]  # history kept: no reset, no force
 
@@ -104,6 +104,6 @@ def test_a_delivery_put_back_by_reverting_its_rollback_can_be_rolled_back_again(
     assert "intents/a/namespace.yaml" in tree(server)
     again = site.revert("a", a.sha, message="roll back a again")
     assert again.created and again.sha != first.sha and again.removed
-    assert isinstance(again.reverted, str) and again.reverted == a.sha and not again.confirmed_after_error
+    assert again.reverted == (a.sha,) and not again.confirmed_after_error
     assert "intents/a/namespace.yaml" not in tree(server)
     assert site.revert("a", a.sha, message="and again").sha == again.sha
