@@ -10,12 +10,12 @@ from __future__ import annotations
 from prometheus_api_client import PrometheusConnect
 from urllib3.util.retry import Retry
 
+from .evaluate import PrometheusUnavailable
+
 CONNECT_TIMEOUT = 2.0
 """Seconds to open a connection to Prometheus."""
 READ_MARGIN = 1.0
 """Seconds a reply may take beyond the query's own ``timeout`` that Prometheus enforces."""
-
-from .evaluate import PrometheusUnavailable
 
 
 class PrometheusQuery:
