@@ -143,14 +143,19 @@ def _verdict(slos: dict[str, dict[str, tuple[int, int]]]) -> dict:
 
 WATCHER = (lifecycle.WATCHER, Key.RETURN)
 REVERTS = (lifecycle.ROLLBACK_REVERT, Key.REVERTS)
+EVIDENCE = (lifecycle.ROLLBACK_EVIDENCE, Key.RETURN)
 
 
 def test_run_results():
     assert metrics.result_of("success", {}, {WATCHER: "Succeeded"}) == "succeeded"
     dry = {WATCHER: "Dry run: compiled and rendered, nothing delivered"}
     assert metrics.result_of("success", {"dry_run": True}, dry) == "dry_run"
-    rolled = {REVERTS: {"edge1": {"sha": "b" * 40}}}
+    rolled = {REVERTS: {"edge1": {"sha": "b" * 40}}, EVIDENCE: {"result": "success"}}
     assert metrics.result_of("failed", {}, rolled) == "rolled_back"
+    # the revert was pushed but a site never confirmed the restore: not counted as rolled back
+    unconfirmed = {REVERTS: {"edge1": {"sha": "b" * 40}}, EVIDENCE: {"result": "failed"}}
+    assert metrics.result_of("failed", {}, unconfirmed) == "rollback_unconfirmed"
+    assert metrics.result_of("failed", {}, {REVERTS: rolled[REVERTS]}) == "rollback_unconfirmed"
     conflict = {REVERTS: {"edge1": {"reverted": "a" * 40, "error": "conflict"}}}
     assert metrics.result_of("failed", {}, conflict) == "rollback_failed"
     invalid = {(lifecycle.VALIDATE, Key.ERRORS): {"errors": [{"field": "text", "reason": "unknown site"}]}}
@@ -198,7 +203,10 @@ def test_finished_runs_are_read_once_through_the_run_records(monkeypatch):
     def by_ids(_session, ids, *, xcoms=None):
         assert xcoms == metrics.XCOMS
         reads.append(sorted(ids))
-        outcome = {"success": {WATCHER: "Succeeded"}, "failed": {REVERTS: {"edge1": {"sha": "b" * 40}}}}
+        outcome = {
+            "success": {WATCHER: "Succeeded"},
+            "failed": {REVERTS: {"edge1": {"sha": "b" * 40}}, EVIDENCE: {"result": "success"}},
+        }
         return {
             run: records.RunRecord(
                 Dag.PIPELINE, f"run{run}", finished[run][1], xcoms=outcome[finished[run][1]]

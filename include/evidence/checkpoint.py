@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .document import iso, revert_steps, run_folder, sealed, write_atomic
+from .document import iso, outcome, restore_verdict, revert_steps, run_folder, sealed, write_atomic
 
 FOLDER = "_checkpoints"
 
@@ -33,14 +33,15 @@ def build_reset(
 
     :param reverts: by site: ``sha`` (main after), ``previous`` (main before), ``reverted`` (commits,
         newest first), ``tagCommit``, ``pushedAt``, ``seconds``, or ``error``.
-    :param restore: ``{"sites", "completedAt", "seconds"}`` once every site synced, else None.
+    :param restore: ``{"sites", "completedAt", "seconds"}``: each site's last verdict of the restore
+        wait; ``completedAt`` only once every site synced. None when the wait never ran.
     :param matches: by site, whether git found the tree after the reset equal to the checkpoint's.
     :param restore_error: the restore wait's own message when it failed (it names the site).
     """
     errors = [f"{site}: {r['error']}" for site, r in sorted(reverts.items()) if r.get("error")]
     if not reverts:
         errors.append("no revert was made: the revert task did not run to the end")
-    elif restore is None and not errors:
+    elif not (restore and restore.get("completedAt")) and not errors:
         errors.append(restore_error or "the sites did not report the reset as synced")
     errors += [
         f"{site}: the tree differs from the checkpoint's" for site, ok in sorted(matches.items()) if not ok
@@ -64,14 +65,17 @@ def build_reset(
                 "timestamp": iso(restore["completedAt"]),
             }
         )
+    result, confirmed = outcome(reverts, restore, errors)
+    if any(not ok for ok in matches.values()):
+        result = "failed"
     document: dict[str, Any] = {
         "timestamp": iso(now),
         "trigger": "emergency_reset",
         "checkpoint": {"name": name, "tag": tag},
         "reason": reason,
         "actions": actions,
-        "result": "success" if reverts and not errors else "failed",
-        "restored_version": {site: r["sha"] for site, r in sorted(reverts.items()) if r.get("sha")},
+        "result": result,
+        "restored_version": {site: r["sha"] for site, r in sorted(reverts.items()) if site in confirmed},
         "dagId": dag_id,
         "dagRunId": run_id,
         "sites": {
@@ -81,6 +85,7 @@ def build_reset(
                 "commitAfter": r.get("sha"),
                 "reverted": r.get("reverted", []),
                 "treeMatchesCheckpoint": matches.get(site),
+                "restore": restore_verdict(restore, site),
             }
             for site, r in sorted(reverts.items())
         },

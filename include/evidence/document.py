@@ -78,12 +78,7 @@ def build(
                 "timestamp": iso(restore["completedAt"]),
             }
         )
-    complete = (
-        bool(reverts)
-        and all(r.get("sha") for r in reverts.values())
-        and not errors
-        and bool(restore and restore.get("completedAt"))
-    )
+    result, confirmed = outcome(reverts, restore, errors)
     document: dict[str, Any] = {
         "timestamp": iso(now),
         "trigger": trigger,
@@ -94,8 +89,8 @@ def build(
             "unit": {"latency_p95": "ms", "threshold": "ms", "breach_duration": "s"},
         },
         "actions": actions,
-        "result": "success" if complete else "failed",
-        "restored_version": {site: r["sha"] for site, r in sorted(reverts.items()) if r.get("sha")},
+        "result": result,
+        "restored_version": {site: r["sha"] for site, r in sorted(reverts.items()) if site in confirmed},
         "intentId": intent_id,
         "dagId": dag_id,
         "dagRunId": run_id,
@@ -117,6 +112,7 @@ def build(
                 "commitBefore": (reverts.get(site) or {}).get("previous"),
                 "commitAfter": (reverts.get(site) or {}).get("sha"),
                 "intentRemoved": (reverts.get(site) or {}).get("removed"),
+                "restore": restore_verdict(restore, site),
             }
             for site, d in sorted(delivered.items())
         },
@@ -127,6 +123,38 @@ def build(
         "errors": errors,
     }
     return sealed(document)
+
+
+def restore_verdict(restore: dict[str, Any] | None, site: str) -> dict[str, Any] | None:
+    """What the restore wait last saw at ``site`` (``state`` done, pending or error, and the site's
+    own message, e.g. ``cannot read the site: ... Connection refused``); None when it never looked."""
+    verdict = ((restore or {}).get("sites") or {}).get(site)
+    if not isinstance(verdict, dict):
+        return None
+    return {key: verdict.get(key) for key in ("state", "message", "observed", "at") if key in verdict}
+
+
+def outcome(
+    reverts: dict[str, Any], restore: dict[str, Any] | None, errors: list[str]
+) -> tuple[str, set[str]]:
+    """The document's ``result`` and the sites whose restore was confirmed.
+
+    ``success``: every revert pushed and every site confirmed the restore; ``unconfirmed``: every
+    revert pushed, but some site never confirmed it (unreachable, still syncing at the timeout);
+    ``failed``: a revert could not be made.
+    """
+    sites = (restore or {}).get("sites") or {}
+    confirmed = {
+        site
+        for site, r in reverts.items()
+        if r.get("sha") and isinstance(sites.get(site), dict) and sites[site].get("state") == "done"
+    }
+    pushed = bool(reverts) and all(r.get("sha") and not r.get("error") for r in reverts.values())
+    if not pushed:
+        return "failed", confirmed
+    if restore and restore.get("completedAt") and confirmed == set(reverts) and not errors:
+        return "success", confirmed
+    return "unconfirmed", confirmed
 
 
 def revert_steps(reverts: dict[str, Any], restore: dict[str, Any] | None) -> dict[str, Any]:

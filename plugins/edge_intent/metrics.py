@@ -7,9 +7,11 @@ same; no other process is needed. A finished run's facts cannot change until the
 which changes its state and end date: they are read once per run and kept, so a scrape reads one
 row per finished run plus the XComs of runs it has not seen yet.
 
-* ``intent_processed_total{result}``: finished runs by outcome: ``succeeded``, ``rolled_back``,
-  ``rollback_failed`` (a revert could not be pushed), ``rejected`` (invalid intent), ``failed``
-  (any other failure, nothing delivered or nothing to roll back) and ``dry_run``.
+* ``intent_processed_total{result}``: finished runs by outcome: ``succeeded``, ``rolled_back``
+  (every revert pushed and every site confirmed the restore), ``rollback_unconfirmed`` (reverts
+  pushed, but some site never confirmed the restore), ``rollback_failed`` (a revert could not be
+  pushed), ``rejected`` (invalid intent), ``failed`` (any other failure, nothing delivered or
+  nothing to roll back) and ``dry_run``.
 * ``gitops_sync_lag_seconds{site}``: for the latest delivery to the site (by push time) that a run
   saw synced, the seconds from the push (``deliver``'s ``pushedAt``) to the Reconciling wait first
   seeing the site's RootSync synced to it.
@@ -53,7 +55,15 @@ from include.lifecycle import Dag, Key
 log = logging.getLogger(__name__)
 
 TOKEN_ENV = "EDGE_INTENT_METRICS_TOKEN"  # noqa: S105 (the variable that holds it, not a token)
-RESULTS = ("succeeded", "rolled_back", "rollback_failed", "rejected", "failed", "dry_run")
+RESULTS = (
+    "succeeded",
+    "rolled_back",
+    "rollback_unconfirmed",
+    "rollback_failed",
+    "rejected",
+    "failed",
+    "dry_run",
+)
 O2IMS_BUCKETS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 FINISHED = ("success", "failed")
 # The (task, key) XComs a run's facts are read from.
@@ -68,6 +78,7 @@ XCOMS = (
     (lifecycle.WAIT_FOR_O2IMS, Key.COMPLETED_AT),
     (lifecycle.VERIFY_SLOS, Key.RETURN),
     (lifecycle.ROLLBACK_REVERT, Key.REVERTS),
+    (lifecycle.ROLLBACK_EVIDENCE, Key.RETURN),
 )
 
 
@@ -101,8 +112,11 @@ def result_of(state: str, conf: dict[str, Any] | None, xcoms: dict[tuple[str, st
         return "dry_run" if dry else "succeeded"
     reverts = xcoms.get((lifecycle.ROLLBACK_REVERT, Key.REVERTS))
     if isinstance(reverts, dict) and reverts:
-        failed = any(isinstance(r, dict) and r.get("error") for r in reverts.values())
-        return "rollback_failed" if failed else "rolled_back"
+        if any(isinstance(r, dict) and r.get("error") for r in reverts.values()):
+            return "rollback_failed"
+        evidence = xcoms.get((lifecycle.ROLLBACK_EVIDENCE, Key.RETURN))
+        confirmed = isinstance(evidence, dict) and evidence.get("result") == "success"
+        return "rolled_back" if confirmed else "rollback_unconfirmed"
     if xcoms.get((lifecycle.VALIDATE, Key.ERRORS)):
         return "rejected"
     return "failed"

@@ -207,9 +207,15 @@ def status(intent_id: str, found: list[records.RunRecord], *, base: str) -> dict
 
 
 def _sites(record: records.RunRecord) -> dict[str, dict[str, Any]]:
-    delivered = record.xcom(lifecycle.DELIVER, Key.DELIVERED) or {}
+    delivered = dict(record.xcom(lifecycle.DELIVER, Key.DELIVERED) or {})
+    # A delivery the XCom lost (a retried deliver) that the rollback found in Git is a delivery too.
+    planned = (record.xcom(lifecycle.ROLLBACK_PLAN) or {}).get("sites") or {}
+    for site, plan in planned.items():
+        if site not in delivered and plan.get("commits"):
+            delivered[site] = {"sha": plan["commits"][0], "recoveredFromGit": True}
     reverts = record.xcom(lifecycle.ROLLBACK_REVERT, Key.REVERTS) or {}
     restored = record.xcom(lifecycle.ROLLBACK_RESTORE) or {}
+    restore_failure = record.xcom(lifecycle.ROLLBACK_RESTORE, Key.FAILURE) or {}
     waits = (("sync", lifecycle.WAIT_FOR_SYNC), ("o2ims", lifecycle.WAIT_FOR_O2IMS))
     sites: dict[str, dict[str, Any]] = {}
     for site in sorted(set(delivered) | set(reverts)):
@@ -217,6 +223,8 @@ def _sites(record: records.RunRecord) -> dict[str, dict[str, Any]]:
         if site in delivered:
             entry["commit"] = delivered[site].get("sha")
             entry["provisioningRequest"] = delivered[site].get("provisioningRequest")
+            if delivered[site].get("recoveredFromGit"):
+                entry["recoveredFromGit"] = True
         for name, task in waits:
             verdicts = record.xcom(task) or {}
             failure = record.xcom(task, Key.FAILURE) or {}
@@ -232,6 +240,11 @@ def _sites(record: records.RunRecord) -> dict[str, dict[str, Any]]:
             }
             if site in restored:
                 entry["restore"] = restored[site]
+            elif restore_failure:
+                entry["restore"] = {
+                    "state": restore_failure.get("kind"),
+                    "message": restore_failure.get("message"),
+                }
         sites[site] = entry
     return sites
 

@@ -29,15 +29,23 @@ def _pull(ti: Any, task_id: str, key: str = Key.RETURN) -> Any:
 
 
 def restore_of(ti: Any, group: str, reverts: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
-    """The restore as evidence has it (``{sites, completedAt, seconds}``, None when not confirmed),
-    and the restore wait's own failure message when it failed."""
+    """The restore as evidence has it, and the restore wait's own failure message when it failed.
+
+    ``{"sites": {site: verdict}, "completedAt", "seconds"}``: every site's last verdict (from the
+    wait's result, or from its failure when it failed: the sites it did see done are confirmed, the
+    others are named with what they said); ``completedAt`` only when every site confirmed it. None
+    when the wait never ran.
+    """
     wait = in_group(group, WAIT_FOR_RESTORE)
     restored = _pull(ti, wait)
     completed_at = _pull(ti, wait, Key.COMPLETED_AT)
     failure = _pull(ti, wait, Key.FAILURE)
-    message = failure.get("message") if isinstance(failure, dict) else None
+    failure = failure if isinstance(failure, dict) else {}
+    message = failure.get("message")
     if restored is None or not completed_at:
-        return None, message
+        if not failure.get("sites"):
+            return None, message
+        return {"sites": failure["sites"], "completedAt": None, "seconds": None}, message
     pushed = [r["pushedAt"] for r in reverts.values() if r.get("pushedAt")]
     return {
         "sites": restored,
@@ -50,7 +58,7 @@ def _errors(reverts: dict[str, Any], restore: dict[str, Any] | None, restore_fai
     errors = [f"{site}: {r['error']}" for site, r in sorted(reverts.items()) if r.get("error")]
     if not reverts:
         errors.append("no revert was made: the revert task did not run to the end")
-    elif restore is None and not errors:
+    elif not (restore and restore.get("completedAt")) and not errors:
         errors.append(restore_failure or f"the sites did not report the {what} as synced")
     return errors
 

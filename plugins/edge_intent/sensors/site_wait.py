@@ -63,21 +63,29 @@ class SiteWaitSensor(BaseSensorOperator):
         self.poll_interval = poll_interval
         self._done_at: dict[str, float] = {}  # site -> when this wait first saw it done
         self._pending = ""  # what the sites still pending said at the last poke
+        self._sites: dict[str, Any] = {}  # every site's verdict at the last poke
 
-    def _record(self, context, kind: str, message: str) -> None:
+    def _record(self, context, kind: str, message: str, sites: dict[str, Any] | None) -> None:
+        """Leave the failure, with every site's last verdict, in the XCom ``failure`` (for evidence)."""
         ti = (context or {}).get("ti")
         if ti is not None:
             ti.xcom_push(
                 key=Key.FAILURE,
-                value={"task": self.task_id, "kind": kind, "message": message, "at": time.time()},
+                value={
+                    "task": self.task_id,
+                    "kind": kind,
+                    "message": message,
+                    "at": time.time(),
+                    "sites": sites if sites is not None else self._sites,
+                },
             )
 
-    def _fail(self, context, message: str) -> SiteWaitFailed:
-        self._record(context, WaitStatus.ERROR.value, message)
+    def _fail(self, context, message: str, sites: dict[str, Any] | None = None) -> SiteWaitFailed:
+        self._record(context, WaitStatus.ERROR.value, message, sites)
         return SiteWaitFailed(message)
 
-    def _timeout(self, context, message: str) -> AirflowSensorTimeout:
-        self._record(context, WaitStatus.TIMEOUT.value, message)
+    def _timeout(self, context, message: str, sites: dict[str, Any] | None = None) -> AirflowSensorTimeout:
+        self._record(context, WaitStatus.TIMEOUT.value, message, sites)
         return AirflowSensorTimeout(f"{self.what} did not complete within {self.timeout:g} s: {message}")
 
     def _done(self, context, result: dict[str, Any]) -> dict[str, Any]:
@@ -88,6 +96,7 @@ class SiteWaitSensor(BaseSensorOperator):
 
     def poke(self, context) -> PokeReturnValue:
         verdicts, data = observe(self.kind, self.targets, self._done_at, self.git_conn_id)
+        self._sites = data
         failed = {name: check for name, check in verdicts.items() if check.state == SiteState.ERROR}
         if failed:
             raise self._fail(context, f"{self.what} failed: {summary(failed)}")
@@ -129,8 +138,8 @@ class SiteWaitSensor(BaseSensorOperator):
             self.log.info("%s complete: %s", self.what, event["message"])
             return self._done(context, event["sites"])
         if status == WaitStatus.TIMEOUT:
-            raise self._timeout(context, event["message"])
-        raise self._fail(context, f"{self.what} failed: {event.get('message', event)}")
+            raise self._timeout(context, event["message"], event.get("sites"))
+        raise self._fail(context, f"{self.what} failed: {event.get('message', event)}", event.get("sites"))
 
 
 class RootSyncSensor(SiteWaitSensor):

@@ -64,7 +64,13 @@ def build(**changes):
         failure=None,
         delivered={"edge1": {"sha": "a" * 40}},
         reverts=REVERTS,
-        restore={"sites": {"edge1": {}}, "completedAt": 108.0, "seconds": 1.0},
+        restore={
+            "sites": {
+                "edge1": {"state": "done", "message": "synced to bbbb", "observed": "b" * 40, "at": 108.0}
+            },
+            "completedAt": 108.0,
+            "seconds": 1.0,
+        },
         errors=[],
         now=109.0,
     )
@@ -86,13 +92,45 @@ def test_seed_fields_from_measurements():
         "commitBefore": "c" * 40,
         "commitAfter": "b" * 40,
         "intentRemoved": True,
+        "restore": {"state": "done", "message": "synced to bbbb", "observed": "b" * 40, "at": 108.0},
     }
 
 
-def test_unmeasured_values_are_null_and_incomplete_rollbacks_fail():
+def test_unmeasured_values_are_null_and_unconfirmed_rollbacks_say_so():
     evidence = build(verdict=None, trigger="sync_failed", restore=None, errors=["edge1: not synced"])
     assert evidence["metrics"]["latency_p95"] is None and evidence["metrics"]["breach_duration"] is None
+    assert evidence["result"] == "unconfirmed" and evidence["restored_version"] == {}
+
+
+def test_a_revert_that_failed_is_a_failed_rollback():
+    reverts = {**REVERTS, "edge2": {"reverted": "d" * 40, "error": "conflict in intents/x"}}
+    evidence = build(reverts=reverts, errors=["edge2: conflict in intents/x"])
     assert evidence["result"] == "failed"
+
+
+def test_an_unreachable_site_is_named_and_not_counted_restored():
+    """Two sites reverted; edge2 never answered the restore wait: only edge1 is restored, edge2's
+    own message is kept, and the outcome is distinct from a success and from a failed revert."""
+    unreachable = "cannot read the site: HTTPConnectionPool(host='127.0.0.1'): Connection refused"
+    reverts = {**REVERTS, "edge2": {**REVERTS["edge1"], "sha": "e" * 40}}
+    evidence = build(
+        delivered={"edge1": {"sha": "a" * 40}, "edge2": {"sha": "f" * 40}},
+        reverts=reverts,
+        restore={
+            "sites": {
+                "edge1": {"state": "done", "message": "synced", "observed": "b" * 40, "at": 108.0},
+                "edge2": {"state": "pending", "message": unreachable, "observed": ""},
+            },
+            "completedAt": None,
+            "seconds": None,
+        },
+        errors=[f"Restore sync did not complete within 300 s: edge2: {unreachable}"],
+    )
+    assert evidence["result"] == "unconfirmed"
+    assert evidence["restored_version"] == {"edge1": "b" * 40}
+    assert evidence["sites"]["edge2"]["restore"]["state"] == "pending"
+    assert "Connection refused" in evidence["sites"]["edge2"]["restore"]["message"]
+    assert [a["action"] for a in evidence["actions"]] == ["git_revert", "git_revert"]  # no sync_complete
 
 
 def test_digest_covers_the_document(tmp_path):
