@@ -65,7 +65,7 @@ def _rollback_plan(context):
     dag_id=Dag.PIPELINE.value,
     schedule=None,
     max_active_runs=16,
-    **dag_settings(doc=__doc__, tags=["intent", "gitops", "o2ims"], retries=2),
+    **dag_settings(doc=__doc__, tags=["intent", "gitops", "o2ims"], retries=3, backoff=True),
     params={
         "intent": Param(
             SAMPLE,
@@ -121,8 +121,13 @@ def intent_pipeline():
             rendered, dry_run=context["params"]["dry_run"], run_id=context["run_id"], ti=context["ti"]
         )
 
+    # Retried: what was delivered is read from Git too, which may be down for a while.
     @task.branch(
-        task_id=DECIDE, task_display_name="Verifying: decide", trigger_rule=TriggerRule.ALL_DONE, retries=0
+        task_id=DECIDE,
+        task_display_name="Verifying: decide",
+        trigger_rule=TriggerRule.ALL_DONE,
+        retries=5,
+        retry_delay=timedelta(seconds=10),
     )
     def decide():
         from edge_intent import pipeline

@@ -13,7 +13,10 @@ ones that now break a rollback-class SLO.
 - `rollback` (one mapped group per such intent, the same group as the pipeline's rollback):
   `revert` of the commit that delivered it on each site (other intents' commits stay), pushed;
   `wait_for_restore` until every site synced it; `evidence` writes `evidence.json`.
-- `summary`: the return value, `passed` (with verdicts), `rolledBack` (with evidence), `unverified`.
+- `orphans`: intents at a site's `main` that no successful pipeline run stands behind (see
+  `intent_reconcile`, which can take them out); skipped without an `airflow_api` connection.
+- `summary`: the return value, `passed` (with verdicts), `rolledBack` (with evidence), `unverified`,
+  `orphans`.
   A rollback is this DAG doing its job: the run still succeeds; it fails when an intent could not be
   verified or a rollback did not complete.
 
@@ -35,7 +38,9 @@ from airflow.sdk import Param, TriggerRule, dag, get_current_context, task
 
 from edge_intent.dagparams import dag_settings, slo_profile_param
 from edge_intent.rollout.group import revert_group
-from include.lifecycle import ROLLBACK_GROUP, Dag
+from include.lifecycle import ROLLBACK_GROUP, Dag, Key
+
+ORPHANS = Key.ORPHANS.value
 
 DEFAULT_SCHEDULE = "*/15 * * * *"
 _schedule = os.environ.get("EDGE_INTENT_REVERIFY_SCHEDULE", DEFAULT_SCHEDULE).strip() or DEFAULT_SCHEDULE
@@ -83,6 +88,12 @@ def slo_reverify():
 
         return reverify.select(verified, get_current_context()["params"]["on_missing_data"])
 
+    @task(task_id=ORPHANS, task_display_name="Find orphans", execution_timeout=timedelta(minutes=2))
+    def orphans() -> list:
+        from edge_intent.operations import reconcile
+
+        return reconcile.report()
+
     @task(task_display_name="Summary", trigger_rule=TriggerRule.ALL_DONE, retries=0)
     def summary(verified: list, rolled_back: list) -> dict:
         from edge_intent.operations import reverify
@@ -91,7 +102,7 @@ def slo_reverify():
 
     verified = verify.expand(intent=discover())
     rolled_back = revert_group(ROLLBACK_GROUP).expand(plan=select(verified))
-    summary(verified, rolled_back)
+    orphans() >> summary(verified, rolled_back)
 
 
 slo_reverify()

@@ -20,6 +20,7 @@ class Dag(StrEnum):
     RESYNC = "emergency_resync"
     CHECKPOINT = "emergency_checkpoint"
     RESET = "emergency_reset"
+    RECONCILE = "intent_reconcile"
 
 
 class Phase(StrEnum):
@@ -49,6 +50,7 @@ class Key(StrEnum):
     COMPLETED_AT = "completed_at"  # a site wait: when every site was done (epoch seconds)
     REVERTS = "reverts"  # revert: {site: revert record or {error}}
     SUMMARY = "summary"  # the operations DAGs' summaries
+    ORPHANS = "orphans"  # slo_reverify: intents at a site's HEAD that no successful run delivered
 
 
 # -- the pipeline's tasks --------------------------------------------------------------------------
@@ -74,6 +76,7 @@ EVIDENCE = "evidence"
 ROLLBACK_GROUP = "rollback"  # intent_pipeline and slo_reverify
 WITHDRAW_GROUP = "withdraw"  # intent_withdraw
 RESET_GROUP = "reset"  # emergency_reset
+RECONCILE_GROUP = "reconcile"  # intent_reconcile
 
 
 def in_group(group: str, task: str) -> str:

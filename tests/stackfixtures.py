@@ -35,6 +35,31 @@ def sites_stack(tmp_path_factory):
     os.environ.update(saved)
 
 
+INTENT_API_ENV = {
+    "EDGE_INTENT_API_RATE": "5",
+    "EDGE_INTENT_API_BURST": "60",
+    "EDGE_INTENT_API_SLO_PROFILE": "demo",
+}
+"""The intent API's settings in the shared running stack: a burst the rate-limit test can exhaust."""
+
+
+@pytest.fixture(scope="session")
+def airflow_stack(tmp_path_factory):
+    """One running stack for every test that needs Airflow's own processes (api-server, scheduler,
+    dag-processor, triggerer on SQLite) beside the Git server, the sites and Prometheus. Its
+    connections are not put into this process's environment (``sites_stack`` owns that); a test that
+    needs them sets ``stack.connections_env()`` itself. Tests that kill processes start their own."""
+    from include.lifecycle import Dag
+    from include.localstack.airflow_api import AirflowAPI
+
+    stack = localstack.start(tmp_path_factory.mktemp("running"), airflow=True, airflow_env=INTENT_API_ENV)
+    try:
+        AirflowAPI(stack.airflow_url, *localstack.ADMIN).wait_for_dag(Dag.PIPELINE.value)
+        yield stack
+    finally:
+        stack.stop()
+
+
 @pytest.fixture
 def fresh_stack(tmp_path, airflow_db):
     """A stack of its own (with Prometheus), for runs that break it; its own Git cache and evidence."""

@@ -20,27 +20,17 @@ from include.compiler.config import load_settings
 from include.lifecycle import Dag, Key
 from include.localstack import stack as localstack
 from include.localstack.airflow_api import AirflowAPI
+from tests.stackfixtures import INTENT_API_ENV
 
 DAG = Dag.PIPELINE
 TMF = "/tmf-api/intentManagement/v5"
-RATE_BURST = 60
+RATE_BURST = int(INTENT_API_ENV["EDGE_INTENT_API_BURST"])
 
 
 @pytest.fixture(scope="module")
-def running(tmp_path_factory):
-    stack = localstack.start(
-        tmp_path_factory.mktemp("intent-api"),
-        airflow=True,
-        airflow_env={
-            "EDGE_INTENT_API_RATE": "5",
-            "EDGE_INTENT_API_BURST": str(RATE_BURST),
-            "EDGE_INTENT_API_SLO_PROFILE": "demo",
-        },
-    )
-    admin = AirflowAPI(stack.airflow_url, *localstack.ADMIN)
-    admin.wait_for_dag(DAG)
-    yield stack, admin
-    stack.stop()
+def running(airflow_stack):
+    """The shared running stack (its intent API allows a burst of RATE_BURST requests per user)."""
+    yield airflow_stack, AirflowAPI(airflow_stack.airflow_url, *localstack.ADMIN)
 
 
 def test_importing_the_api_parses_and_reads_nothing():

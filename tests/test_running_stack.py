@@ -12,12 +12,8 @@ DAG = "intent_pipeline"
 
 
 @pytest.fixture(scope="module")
-def running(tmp_path_factory):
-    stack = localstack.start(tmp_path_factory.mktemp("running"), airflow=True)
-    api = AirflowAPI(stack.airflow_url, *localstack.ADMIN)
-    api.wait_for_dag(DAG)
-    yield stack, api
-    stack.stop()
+def running(airflow_stack):
+    yield airflow_stack, AirflowAPI(airflow_stack.airflow_url, *localstack.ADMIN)
 
 
 def test_rest_trigger_takes_an_intent_to_synced_through_the_triggerer(running):

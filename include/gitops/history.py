@@ -79,6 +79,13 @@ def run_deliveries(repo: git.Repo, intent_id: str, run_id: str, rev: str = "HEAD
     return found
 
 
+def delivery_run(repo: git.Repo, sha: str) -> str | None:
+    """The DAG run a delivery commit names in its ``Dag-Run-Id`` trailer (None when it names none,
+    or several)."""
+    runs = repo.commit(sha).trailers_dict.get(RUN_TRAILER) or []
+    return runs[0] if len(runs) == 1 else None
+
+
 def last_touching(repo: git.Repo, path: str, rev: str = "HEAD") -> str | None:
     """The newest commit at ``rev`` that changed ``path``."""
     return next((commit.hexsha for commit in repo.iter_commits(rev, paths=path, max_count=1)), None)

@@ -74,12 +74,15 @@ class DeployedIntent:
         delivery commit is in effect, the last commit that touched the directory.
     :param deliveries: every delivery commit still in effect, newest first.
     :param head: the commit of ``main`` that was read.
+    :param runs: the DAG run each of ``deliveries`` names in its ``Dag-Run-Id`` trailer (None for a
+        commit made without a run).
     """
 
     intent_id: str
     commit: str
     deliveries: tuple[str, ...]
     head: str
+    runs: tuple[str | None, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -157,7 +157,8 @@ class SiteRepo(GitClone):
                     continue
                 live = history.live(repo, intent_id)
                 commit = live[0] if live else history.last_touching(repo, f"intents/{intent_id}") or head
-                found.append(DeployedIntent(intent_id, commit, tuple(live), head))
+                runs = tuple(history.delivery_run(repo, sha) for sha in live)
+                found.append(DeployedIntent(intent_id, commit, tuple(live), head, runs))
             return found
 
     def deliveries_of_run(self, intent_id: str, run_id: str) -> list[str]:

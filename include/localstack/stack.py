@@ -8,13 +8,10 @@ variables; no credential is put on a command line or in a URL.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +22,16 @@ from pathlib import Path
 from typing import Any
 
 from include.compiler.config import PROJECT_ROOT, load_settings
+from include.localstack.processes import (
+    Service,
+    free_port,
+    kill,
+    spawn,
+    stop_all,
+    wait_for_file,
+    write_secret,
+)
+from include.localstack.processes import stop_pids as stop_pids
 
 PYTHON = sys.executable
 AIRFLOW = str(Path(sys.executable).parent / "airflow")
@@ -36,39 +43,6 @@ OPERATOR = ("operator", "operator")
 VIEWER = ("viewer", "viewer")
 """Role ``viewer``: may read, not trigger (the intent API answers 403)."""
 USERS = {ADMIN: "admin", OPERATOR: "op", VIEWER: "viewer"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _write_secret(path: Path, document: Any) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(document, handle)
-    return path
-
-
-def _wait_for_file(path: Path, process: subprocess.Popen, what: str, timeout: float = 30) -> dict[str, Any]:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if path.exists():
-            return json.loads(path.read_text())
-        if process.poll() is not None:
-            raise RuntimeError(f"{what} exited with status {process.returncode}; see its log")
-        time.sleep(0.05)
-    raise TimeoutError(f"{what} did not start within {timeout:g} s")
-
-
-@dataclass
-class Service:
-    name: str
-    process: subprocess.Popen
-    url: str = ""
-    log: Path | None = None
 
 
 @dataclass
@@ -87,20 +61,23 @@ class Stack:
     # -- processes -------------------------------------------------------------------------------
 
     def _spawn(self, name: str, args: list[str], env: dict[str, str] | None = None) -> Service:
-        log_path = self.root / "logs" / f"{name}.log"
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(log_path, "ab") as log:
-            process = subprocess.Popen(
-                args,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=env or os.environ.copy(),
-                cwd=PROJECT_ROOT,
-                start_new_session=True,
-            )
-        service = Service(name, process, log=log_path)
+        service = spawn(name, args, self.root / "logs" / f"{name}.log", env)
         self.services[name] = service
+        return service
+
+    def kill(self, name: str, *, group: bool = True) -> None:
+        """SIGKILL one service (``gitserver``, ``scheduler``, ``api-server``, a site ...); see
+        :func:`include.localstack.processes.kill` for ``group``."""
+        kill(self.services[name], group=group)
+
+    def restart(self, name: str) -> Service:
+        """Start a killed service again with the same command and environment (same port: every
+        service that listens is given its port on its command line or in its environment)."""
+        old = self.services[name]
+        if old.process.poll() is None:
+            kill(old)
+        service = self._spawn(name, old.args, old.env)
+        service.url = old.url
         return service
 
     def start_git(self) -> str:
@@ -108,7 +85,7 @@ class Stack:
             "pipeline": {"token": secrets.token_urlsafe(24), "push": True},
             "configsync": {"token": secrets.token_urlsafe(24), "push": False},
         }
-        users = _write_secret(self.root / "secrets" / "git-users.json", self.git_users)
+        users = write_secret(self.root / "secrets" / "git-users.json", self.git_users)
         state = self.root / "git.json"
         state.unlink(missing_ok=True)
         repos = [arg for site in self.sites for arg in ("--repo", load_settings().catalogue.get(site).repo)]
@@ -124,10 +101,12 @@ class Stack:
                 str(users),
                 "--state-file",
                 str(state),
+                "--port",
+                str(free_port()),  # fixed, so that a restart listens where the clients look
                 *repos,
             ],
         )
-        service.url = self.git_url = _wait_for_file(state, service.process, "the Git server")["url"]
+        service.url = self.git_url = wait_for_file(state, service.process, "the Git server")["url"]
         return self.git_url
 
     def start_site(
@@ -140,7 +119,7 @@ class Stack:
             "controlToken": secrets.token_urlsafe(24),
         }
         self.site_secrets[site] = tokens
-        secret_file = _write_secret(self.root / "secrets" / f"{site}.json", tokens)
+        secret_file = write_secret(self.root / "secrets" / f"{site}.json", tokens)
         state = self.root / f"{site}.json"
         state.unlink(missing_ok=True)
         service = self._spawn(
@@ -165,9 +144,11 @@ class Stack:
                 str(self.root / "sites" / site),
                 "--state-file",
                 str(state),
+                "--port",
+                str(free_port()),
             ],
         )
-        service.url = _wait_for_file(state, service.process, f"the simulator of {site}")["url"]
+        service.url = wait_for_file(state, service.process, f"the simulator of {site}")["url"]
         return service.url
 
     def metrics_token(self) -> str:
@@ -308,12 +289,12 @@ class Stack:
 
     def airflow_env(self, port: int | None = None) -> dict[str, str]:
         home = self.root / "airflow"
-        passwords = _write_secret(
+        passwords = write_secret(
             self.root / "secrets" / "airflow-passwords.json", {name: password for name, password in USERS}
         )
         jwt = self.root / "secrets" / "jwt"
         if not jwt.exists():
-            _write_secret(jwt, secrets.token_urlsafe(32))
+            write_secret(jwt, secrets.token_urlsafe(32))
         env = {
             **os.environ,
             "AIRFLOW_HOME": str(home),
@@ -430,20 +411,7 @@ class Stack:
         }
 
     def stop(self, timeout: float = 15) -> None:
-        for service in reversed(list(self.services.values())):
-            if service.process.poll() is None:
-                try:
-                    os.killpg(service.process.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    continue
-        deadline = time.time() + timeout
-        for service in self.services.values():
-            try:
-                service.process.wait(timeout=max(0.1, deadline - time.time()))
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(service.process.pid, signal.SIGKILL)
-                service.process.wait()
+        stop_all(list(self.services.values()), timeout)
         self.services.clear()
 
 
@@ -471,26 +439,3 @@ def start(
         stack.stop()
         raise
     return stack
-
-
-def stop_pids(pids: dict[str, int], timeout: float = 15) -> list[str]:
-    """Stop processes recorded in a stack.json (``make down``); return the names that were running."""
-    stopped = []
-    for name, pid in pids.items():
-        try:
-            os.killpg(pid, signal.SIGTERM)
-            stopped.append(name)
-        except (ProcessLookupError, PermissionError):
-            continue
-    deadline = time.time() + timeout
-    for pid in pids.values():
-        while time.time() < deadline:
-            try:
-                os.killpg(pid, 0)
-            except (ProcessLookupError, PermissionError):
-                break
-            time.sleep(0.1)
-        else:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(pid, signal.SIGKILL)
-    return stopped

@@ -14,15 +14,24 @@ DNS_LABEL = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 OWNER = "edge-intent"
 
 
-def dag_settings(*, doc: str | None, tags: list[str], retries: int = 0, **extra: Any) -> dict[str, Any]:
+def dag_settings(
+    *, doc: str | None, tags: list[str], retries: int = 0, backoff: bool = False, **extra: Any
+) -> dict[str, Any]:
     """The ``@dag`` keyword arguments every project DAG uses (its schedule it names itself): no
-    catch-up, a small ``default_args`` (owner, retries)."""
+    catch-up, a small ``default_args`` (owner, retries).
+
+    :param backoff: retry after 5, 10, 20 ... s (at most a minute apart), so that the retries of a
+        task outlast a restart of Airflow's api-server or the Git server.
+    """
+    default_args: dict[str, Any] = {"owner": OWNER, "retries": retries, "retry_delay": timedelta(seconds=5)}
+    if backoff:
+        default_args |= {"retry_exponential_backoff": True, "max_retry_delay": timedelta(minutes=1)}
     return {
         "start_date": pendulum.datetime(2026, 1, 1, tz="UTC"),
         "catchup": False,
         "tags": tags,
         "doc_md": doc,
-        "default_args": {"owner": OWNER, "retries": retries, "retry_delay": timedelta(seconds=5)},
+        "default_args": default_args,
         **extra,
     }
 

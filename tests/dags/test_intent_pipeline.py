@@ -56,7 +56,7 @@ def test_phases_in_order(dag):
     assert timeouts["deliver"].total_seconds() == 60
     assert dag.get_task("wait_for_sync").timeout == 300
     # infrastructure errors are retried; an invalid intent is not (InvalidIntent, a fail exception)
-    assert dag.get_task("validate").retries == 2
+    assert dag.get_task("validate").retries == 3 and dag.get_task("validate").retry_exponential_backoff
     assert dag.doc_md and dag.params["dry_run"] is False
 
 

@@ -25,13 +25,10 @@ ADMIN_LOGIN = {"login": localstack.ADMIN[0], "password": localstack.ADMIN[1]}
 
 
 @pytest.fixture(scope="module")
-def running(tmp_path_factory):
-    stack = localstack.start(tmp_path_factory.mktemp("airflow-rest"), airflow=True)
-    rest = AirflowRest(stack.airflow_url, *localstack.ADMIN)
-    rest.wait_for_dag(DAG)
-    yield stack, rest
+def running(airflow_stack):
+    rest = AirflowRest(airflow_stack.airflow_url, *localstack.ADMIN)
+    yield airflow_stack, rest
     rest.close()
-    stack.stop()
 
 
 def _connection(monkeypatch, **fields) -> AirflowApiHook:

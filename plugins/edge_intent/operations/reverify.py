@@ -117,7 +117,14 @@ def summary(verified: Any, rolled_back: Any, ti: Any) -> dict[str, Any]:
     checked = [v for v in items(verified) if v]
     done = [r for r in items(rolled_back) if r]
     by_id = {r["intentId"]: r for r in done}
-    found: dict[str, Any] = {"checked": len(checked), "passed": [], "rolledBack": done, "unverified": []}
+    orphans = ti.xcom_pull(task_ids=Key.ORPHANS.value)
+    found: dict[str, Any] = {
+        "checked": len(checked),
+        "passed": [],
+        "rolledBack": done,
+        "unverified": [],
+        "orphans": orphans,  # None when they could not be checked (see the orphans task)
+    }
     for item in checked:
         verdict = item["verdict"]
         entry = {
@@ -135,11 +142,12 @@ def summary(verified: Any, rolled_back: Any, ti: Any) -> dict[str, Any]:
     problems = [f"{u['intentId']} not verified ({u['trigger']})" for u in found["unverified"]]
     problems += [f"rollback of {r['intentId']} {r['result']}" for r in done if r["result"] != "success"]
     log.info(
-        "Re-verified %d intent(s): %d passed, %d rolled back, %d unverified",
+        "Re-verified %d intent(s): %d passed, %d rolled back, %d unverified; orphans: %s",
         len(checked),
         len(found["passed"]),
         len(done),
         len(found["unverified"]),
+        "not checked" if orphans is None else ", ".join(o["intentId"] for o in orphans) or "none",
     )
     if problems:
         raise OperationFailed("; ".join(problems))

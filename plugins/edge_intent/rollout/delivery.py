@@ -70,11 +70,20 @@ def deliver(
     return done
 
 
+class DeliveryUnknown(RuntimeError):
+    """A site's repository cannot be read, so what this run delivered there is not known. Not a
+    fail exception: the task retries, since concluding "nothing delivered" could leave a partial
+    delivery running unreverted."""
+
+
 def delivered(
     ti: Any, run_id: str, git_conn_id: str = SiteRepoHook.default_conn_name
 ) -> dict[str, dict[str, Any]]:
     """What this run delivered: the ``delivered`` XCom, and every site whose repository holds a
-    delivery commit of this intent made by this run that the XCom lost (``recoveredFromGit``)."""
+    delivery commit of this intent made by this run that the XCom lost (``recoveredFromGit``).
+
+    :raises DeliveryUnknown: a site the XCom does not cover cannot be read.
+    """
     found = dict(ti.xcom_pull(task_ids=DELIVER, key=Key.DELIVERED) or {})
     rendered = ti.xcom_pull(task_ids=RENDER)
     if not rendered:
@@ -85,9 +94,10 @@ def delivered(
         try:
             repo = hook.get_repo(site)
             commits = repo.deliveries_of_run(intent_id, run_id)
-        except Exception as exc:  # the Git server is down: say so; the XCom is all we know
-            log.error("Cannot read %s's repository for this run's deliveries: %s", site, exc)
-            continue
+        except Exception as exc:  # the Git server is down: ask again on the task's retry
+            raise DeliveryUnknown(
+                f"cannot read {site}'s repository for what run {run_id} delivered there: {exc}"
+            ) from exc
         if commits:
             log.warning("Delivery of %s to %s found in Git only: commit %s", intent_id, site, commits[0])
             found[site] = _record(repo, intent_id, site, commits[0], recoveredFromGit=True)

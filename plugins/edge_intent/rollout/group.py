@@ -69,7 +69,7 @@ def revert_group(
     def group(plan: Any = None):
         if planner is not None:
 
-            @task(task_id=PLAN, task_display_name=f"{label}: plan", retries=0)
+            @task(task_id=PLAN, task_display_name=f"{label}: plan", retry_delay=timedelta(seconds=10))
             def make_plan() -> dict[str, Any] | None:
                 return planner(get_current_context())
 

@@ -6,7 +6,8 @@ A plan is plain data (an XCom), made by the DAG that reverts:
 "sites": {site: {"commits": [sha, ...]}}}``, and for a reset also ``name`` and ``tag``.
 
 * ``rollback``: the commits one pipeline run delivered (or that re-verification found in effect);
-* ``withdraw``: every delivery commit of the intent still in effect; the intent's directory must go;
+* ``withdraw``: every delivery commit of the intent still in effect; the intent's directory must go
+  (unless the plan says ``requireRemoved: false``: orphaned deliveries over a good one);
 * ``reset``: every commit after the checkpoint tag, read again when reverting (``main`` may have
   moved since the plan); a site already equal to the checkpoint is left alone.
 
@@ -107,9 +108,8 @@ def _revert_site(repo: Any, site: str, planned: dict[str, Any], revert_plan: dic
     else:
         reason = revert_plan.get("reason") or revert_plan["trigger"]
         message = revert_message(intent_id, site, commits[0], run_id, reason)
-    done = repo.revert_range(
-        commits, message=message, intent_id=intent_id, require_removed=kind == Kind.WITHDRAW
-    )
+    require_removed = kind == Kind.WITHDRAW and revert_plan.get("requireRemoved", True)
+    done = repo.revert_range(commits, message=message, intent_id=intent_id, require_removed=require_removed)
     return _record(done, intent_id, kind)
 
 

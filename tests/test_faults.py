@@ -1,0 +1,173 @@
+"""Faults injected into a running local stack of its own, as an operator's worst day would go:
+processes killed with SIGKILL and started again the same way, on the same ports. Each test is
+bounded in time and prints what it measured (``pytest -s`` shows it; bench/faults.py records it)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from include.compiler.config import load_settings
+from include.lifecycle import DELIVER, ROLLBACK_EVIDENCE, ROLLBACK_REVERT, VERIFY_SLOS, Dag
+from include.localstack import stack as localstack
+from include.localstack.airflow_api import AirflowAPI
+
+PIPELINE = Dag.PIPELINE.value
+TWO_SITES = "IoT sensors for a smart city across both edge sites"
+
+
+@pytest.fixture(scope="module")
+def faulty(tmp_path_factory):
+    stack = localstack.start(tmp_path_factory.mktemp("faults"), airflow=True)
+    api = AirflowAPI(stack.airflow_url, *localstack.ADMIN)
+    try:
+        api.wait_for_dag(PIPELINE)
+        yield stack, api
+    finally:
+        stack.stop()
+
+
+def bare(stack, site: str) -> Path:
+    return stack.root / "git" / f"{load_settings().catalogue.get(site).repo}.git"
+
+
+def main_of(stack, site: str) -> str:
+    return subprocess.run(
+        ["git", "--git-dir", str(bare(stack, site)), "rev-parse", "main"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+
+
+def wait_until(condition, timeout: float, what: str, interval: float = 0.02):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        found = condition()
+        if found:
+            return found
+        time.sleep(interval)
+    raise AssertionError(f"{what} did not happen within {timeout:g} s")
+
+
+def states(api, run_id: str) -> dict[str, str | None]:
+    return {ti["task_id"]: ti["state"] for ti in api.task_instances(PIPELINE, run_id)}
+
+
+def healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as reply:
+            return reply.status == 200
+    except OSError:
+        return False
+
+
+def listening(url: str) -> bool:
+    host, port = urllib.parse.urlsplit(url).hostname, urllib.parse.urlsplit(url).port
+    try:
+        socket.create_connection((host, port), timeout=1).close()
+    except OSError:
+        return False
+    return True
+
+
+def test_git_server_killed_between_two_sites_pushes_the_partial_delivery_is_reverted(faulty):
+    """The first site's push lands; the Git server dies while the second is being received, and
+    stays down through every retry of deliver. Git itself (the commit's trailers) then tells the
+    rollback what was delivered: the first site is reverted and recorded, the second got nothing."""
+    stack, api = faulty
+    hook = bare(stack, "edge2") / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\nsleep 5\n")  # holds edge2's push open long enough to die inside it
+    hook.chmod(0o755)
+    before = {site: main_of(stack, site) for site in stack.sites}
+    try:
+        run_id = api.trigger(PIPELINE, {"intent": TWO_SITES, "slo_profile": "demo"})
+        wait_until(lambda: main_of(stack, "edge1") != before["edge1"], 120, "edge1's push")
+        stack.kill("gitserver")
+        killed = time.time()
+    finally:
+        hook.unlink()
+    delivered = main_of(stack, "edge1")
+    wait_until(lambda: states(api, run_id).get(DELIVER) == "failed", 120, "deliver failing", interval=0.5)
+    stack.restart("gitserver")
+    restarted = time.time()
+    wait_until(lambda: listening(stack.git_url), 30, "the Git server", 0.2)
+    run = api.follow(PIPELINE, run_id, timeout=240)
+    recovered = time.time()
+
+    assert run["state"] == "failed"
+    assert main_of(stack, "edge2") == before["edge2"]  # never delivered, never reverted
+    reverts = api.xcom(PIPELINE, run_id, ROLLBACK_REVERT, "reverts")
+    assert set(reverts) == {"edge1"} and reverts["edge1"]["reverted"] == delivered
+    assert main_of(stack, "edge1") == reverts["edge1"]["sha"]
+    summary = api.xcom(PIPELINE, run_id, ROLLBACK_EVIDENCE)
+    evidence = json.loads(Path(summary["path"]).read_text())
+    assert evidence["result"] == "success" and evidence["trigger"] == "delivery_failed"
+    assert evidence["sites"]["edge1"]["delivered"] == delivered and set(evidence["sites"]) == {"edge1"}
+    assert evidence["restored_version"] == {"edge1": reverts["edge1"]["sha"]}
+
+    intent_id = api.xcom(PIPELINE, run_id, "render")["intentId"]
+    status, _, body = api.send("GET", f"/api/intent/{intent_id}")
+    assert status == 200 and body["phase"] == "Failed"
+    assert body["sites"]["edge1"]["commit"] == delivered and body["sites"]["edge1"]["recoveredFromGit"]
+    assert body["sites"]["edge1"]["revert"]["sha"] == reverts["edge1"]["sha"]
+    print(
+        f"\nGit server down {restarted - killed:.1f} s mid-delivery; rolled back and recorded "
+        f"{recovered - restarted:.1f} s after it came back"
+    )
+
+
+def test_api_server_and_scheduler_killed_with_runs_in_flight_lose_no_intent(faulty):
+    """Three intents accepted; the api-server is killed at once and started again 10 s later; the
+    scheduler is killed during Verifying and started again. Every accepted intent still reaches
+    Succeeded, and each site got exactly one delivery commit of each (nothing delivered twice)."""
+    stack, api = faulty
+    texts = [f"URLLC slice with {ms} ms latency at all sites" for ms in (11, 12, 13)]
+    runs = [api.trigger(PIPELINE, {"intent": text, "slo_profile": "demo"}) for text in texts]
+    started = time.time()
+    stack.kill("api-server")
+    time.sleep(10)
+    stack.restart("api-server")
+    wait_until(lambda: healthy(f"{stack.airflow_url}/api/v2/monitor/health"), 60, "the api-server", 0.5)
+    api_back = time.time()
+
+    wait_until(
+        lambda: any(states(api, run).get(VERIFY_SLOS) == "running" for run in runs), 240, "Verifying", 0.5
+    )
+    stack.kill("scheduler", group=False)  # the scheduler crashes; the task processes it started run on
+    time.sleep(5)
+    stack.restart("scheduler")
+    scheduler_back = time.time()
+
+    ended = {run: api.follow(PIPELINE, run, timeout=300) for run in runs}
+    finished = time.time()
+    assert {run: r["state"] for run, r in ended.items()} == dict.fromkeys(runs, "success")
+    for run in runs:
+        intent_id = api.xcom(PIPELINE, run, "render")["intentId"]
+        for site in stack.sites:
+            log = subprocess.run(
+                [
+                    "git",
+                    "--git-dir",
+                    str(bare(stack, site)),
+                    "log",
+                    "--format=%H",
+                    f"--grep=Intent-Id: {intent_id}$",
+                    "main",
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.split()
+            assert len(log) == 1, (intent_id, site, log)
+    print(
+        f"\napi-server down 10 s, back {api_back - started:.1f} s after the kill; scheduler down 5 s; "
+        f"all {len(runs)} runs Succeeded {finished - scheduler_back:.1f} s after the scheduler came back"
+    )
