@@ -39,7 +39,7 @@ from datetime import timedelta
 
 from airflow.sdk import dag, get_current_context, task
 
-from edge_intent.dagparams import dag_settings, label_param
+from edge_intent.dagparams import dag_settings, label_param, wait_timeout
 from edge_intent.rollout.group import WAIT_RETRIES
 from edge_intent.sensors.site_wait import RootSyncSensor
 from include.lifecycle import WAIT_FOR_SYNC, Dag
@@ -62,7 +62,7 @@ def emergency_resync():
         task_id=WAIT_FOR_SYNC,
         task_display_name="RootSync synced",
         targets=restart(),
-        timeout=300,
+        timeout=wait_timeout(),
         **WAIT_RETRIES,
     )
 

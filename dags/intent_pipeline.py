@@ -33,7 +33,7 @@ from datetime import timedelta
 
 from airflow.sdk import Param, TriggerRule, dag, get_current_context, task
 
-from edge_intent.dagparams import dag_settings, slo_profile_param
+from edge_intent.dagparams import dag_settings, slo_profile_param, wait_timeout
 from edge_intent.operators.slo_verify import SLOVerifyOperator
 from edge_intent.rollout.group import WAIT_RETRIES, revert_group
 from edge_intent.sensors.site_wait import ProvisioningRequestSensor, RootSyncSensor
@@ -155,14 +155,14 @@ def intent_pipeline():
         task_id=WAIT_FOR_SYNC,
         task_display_name="Reconciling: RootSync",
         targets=delivered,
-        timeout=300,
+        timeout=wait_timeout(),
         **WAIT_RETRIES,
     )
     fulfilled = ProvisioningRequestSensor(
         task_id=WAIT_FOR_O2IMS,
         task_display_name="Reconciling: O2IMS",
         targets=delivered,
-        timeout=300,
+        timeout=wait_timeout(),
         **WAIT_RETRIES,
     )
     verified = SLOVerifyOperator(

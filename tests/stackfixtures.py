@@ -35,12 +35,14 @@ def sites_stack(tmp_path_factory):
     os.environ.update(saved)
 
 
-INTENT_API_ENV = {
+RUNNING_ENV = {
     "EDGE_INTENT_API_RATE": "5",
     "EDGE_INTENT_API_BURST": "60",
     "EDGE_INTENT_API_SLO_PROFILE": "demo",
+    "EDGE_INTENT_WAIT_TIMEOUT": "60",
 }
-"""The intent API's settings in the shared running stack: a burst the rate-limit test can exhaust."""
+"""The shared running stack's settings: an intent API burst the rate-limit test can exhaust, and
+site waits that give up after a minute (a fault test waits for one to)."""
 
 
 @pytest.fixture(scope="session")
@@ -48,11 +50,12 @@ def airflow_stack(tmp_path_factory):
     """One running stack for every test that needs Airflow's own processes (api-server, scheduler,
     dag-processor, triggerer on SQLite) beside the Git server, the sites and Prometheus. Its
     connections are not put into this process's environment (``sites_stack`` owns that); a test that
-    needs them sets ``stack.connections_env()`` itself. Tests that kill processes start their own."""
+    needs them sets ``stack.connections_env()`` itself. The fault tests kill its processes and start
+    them again."""
     from include.lifecycle import Dag
     from include.localstack.airflow_api import AirflowAPI
 
-    stack = localstack.start(tmp_path_factory.mktemp("running"), airflow=True, airflow_env=INTENT_API_ENV)
+    stack = localstack.start(tmp_path_factory.mktemp("running"), airflow=True, airflow_env=RUNNING_ENV)
     try:
         AirflowAPI(stack.airflow_url, *localstack.ADMIN).wait_for_dag(Dag.PIPELINE.value)
         yield stack

@@ -1,6 +1,7 @@
-"""Faults injected into a running local stack of its own, as an operator's worst day would go:
-processes killed with SIGKILL and started again the same way, on the same ports. Each test is
-bounded in time and prints what it measured (``pytest -s`` shows it; bench/faults.py records it)."""
+"""Faults injected into the shared running stack, as an operator's worst day would go: processes
+killed with SIGKILL and started again the same way, on the same ports, so that the stack is whole
+again after each test. Each test is bounded in time and prints what it measured (``pytest -s``
+shows it; ``bench/faults.py`` records it)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,15 @@ from pathlib import Path
 import pytest
 
 from include.compiler.config import load_settings
-from include.lifecycle import DELIVER, ROLLBACK_EVIDENCE, ROLLBACK_REVERT, VERIFY_SLOS, Dag
+from include.lifecycle import (
+    DELIVER,
+    ROLLBACK_EVIDENCE,
+    ROLLBACK_REVERT,
+    VERIFY_SLOS,
+    WAIT_FOR_O2IMS,
+    WAIT_FOR_SYNC,
+    Dag,
+)
 from include.localstack import stack as localstack
 from include.localstack.airflow_api import AirflowAPI
 
@@ -24,14 +33,8 @@ TWO_SITES = "IoT sensors for a smart city across both edge sites"
 
 
 @pytest.fixture(scope="module")
-def faulty(tmp_path_factory):
-    stack = localstack.start(tmp_path_factory.mktemp("faults"), airflow=True)
-    api = AirflowAPI(stack.airflow_url, *localstack.ADMIN)
-    try:
-        api.wait_for_dag(PIPELINE)
-        yield stack, api
-    finally:
-        stack.stop()
+def faulty(airflow_stack):
+    return airflow_stack, AirflowAPI(airflow_stack.airflow_url, *localstack.ADMIN)
 
 
 def bare(stack, site: str) -> Path:
@@ -171,3 +174,59 @@ def test_api_server_and_scheduler_killed_with_runs_in_flight_lose_no_intent(faul
         f"\napi-server down 10 s, back {api_back - started:.1f} s after the kill; scheduler down 5 s; "
         f"all {len(runs)} runs Succeeded {finished - scheduler_back:.1f} s after the scheduler came back"
     )
+
+
+def test_triggerer_killed_during_a_deferred_wait_the_run_goes_on(faulty):
+    """The sync wait is deferred (edge2 holds its sync back); the triggerer is killed, edge2 syncs,
+    and the triggerer starts again: the wait completes through the new triggerer, the run Succeeds."""
+    stack, api = faulty
+    stack.control("edge2", "POST", "/control/sync", {"paused": True})
+    try:
+        run_id = api.trigger(
+            PIPELINE, {"intent": "URLLC slice with 14 ms latency at all sites", "slo_profile": "demo"}
+        )
+        wait_until(
+            lambda: states(api, run_id).get(WAIT_FOR_SYNC) == "deferred", 120, "the deferred wait", 0.3
+        )
+        stack.kill("triggerer")
+        killed = time.time()
+    finally:
+        stack.control("edge2", "POST", "/control/sync", {"paused": False})
+    time.sleep(3)
+    stack.restart("triggerer")
+    wait_until(lambda: states(api, run_id).get(WAIT_FOR_SYNC) == "success", 120, "the wait", 0.3)
+    resumed = time.time()
+    assert api.follow(PIPELINE, run_id, timeout=180)["state"] == "success"
+    print(f"\ntriggerer killed during a deferred wait; the wait completed {resumed - killed:.1f} s later")
+
+
+def test_a_site_lost_during_the_rollback_is_named_and_not_counted_restored(faulty):
+    """edge1 breaks the SLO; edge2 dies before the revert reaches it. The revert is pushed to both,
+    edge1 confirms the restore, edge2 never does: the evidence says 'unconfirmed', lists only edge1 as
+    restored, keeps edge2's own message, and the run is not counted as rolled back."""
+    stack, api = faulty
+    run_id = api.trigger(
+        PIPELINE, {"intent": "URLLC slice with 15 ms latency at all sites", "slo_profile": "demo"}
+    )
+    wait_until(lambda: states(api, run_id).get(WAIT_FOR_O2IMS) == "success", 120, "Reconciling", 0.3)
+    namespace = f"intent-{api.xcom(PIPELINE, run_id, 'render')['intentId']}"
+    stack.control("edge1", "PUT", f"/control/faults/{namespace}", {"latencyMs": 250})
+    stack.kill("edge2")
+    try:
+        run = api.follow(PIPELINE, run_id, timeout=240)
+    finally:
+        stack.restart("edge2")
+        wait_until(lambda: listening(stack.site_url("edge2")), 30, "edge2", 0.2)
+        stack.control("edge1", "DELETE", f"/control/faults/{namespace}")
+    assert run["state"] == "failed"
+    summary = api.xcom(PIPELINE, run_id, ROLLBACK_EVIDENCE)
+    evidence = json.loads(Path(summary["path"]).read_text())
+    assert summary["result"] == evidence["result"] == "unconfirmed"
+    assert set(evidence["restored_version"]) == {"edge1"}
+    edge2 = evidence["sites"]["edge2"]["restore"]
+    assert edge2["state"] == "pending" and "cannot read the site" in edge2["message"]
+    assert any("edge2" in error and "cannot read the site" in error for error in evidence["errors"])
+    status, _, metrics = api.send(
+        "GET", "/edge-intent/metrics", content_type=None, token=stack.metrics_token()
+    )
+    assert status == 200 and 'intent_processed_total{result="rollback_unconfirmed"}' in metrics

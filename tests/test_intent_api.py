@@ -20,11 +20,11 @@ from include.compiler.config import load_settings
 from include.lifecycle import Dag, Key
 from include.localstack import stack as localstack
 from include.localstack.airflow_api import AirflowAPI
-from tests.stackfixtures import INTENT_API_ENV
+from tests.stackfixtures import RUNNING_ENV
 
 DAG = Dag.PIPELINE
 TMF = "/tmf-api/intentManagement/v5"
-RATE_BURST = int(INTENT_API_ENV["EDGE_INTENT_API_BURST"])
+RATE_BURST = int(RUNNING_ENV["EDGE_INTENT_API_BURST"])
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,22 @@ from airflow.sdk import Param
 
 DNS_LABEL = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 OWNER = "edge-intent"
+WAIT_TIMEOUT_ENV = "EDGE_INTENT_WAIT_TIMEOUT"
+
+
+def wait_timeout() -> float:
+    """Seconds a site wait (RootSync, O2IMS, restore) waits before it fails naming the sites still
+    pending: ``$EDGE_INTENT_WAIT_TIMEOUT`` where the DAG files are parsed, else the seed's 300."""
+    import os
+
+    raw = os.environ.get(WAIT_TIMEOUT_ENV, "").strip()
+    try:
+        value = float(raw) if raw else 300.0
+    except ValueError:
+        raise ValueError(f"{WAIT_TIMEOUT_ENV}: not a number of seconds: {raw[:40]!r}") from None
+    if not 1 <= value <= 3600:
+        raise ValueError(f"{WAIT_TIMEOUT_ENV}: must be between 1 and 3600 seconds, got {value:g}")
+    return value
 
 
 def dag_settings(

@@ -129,3 +129,12 @@ def test_unreachable_prometheus_is_no_pass(dag, stack):
     assert evidence["trigger"] == "missing_data"
     assert evidence["metrics"]["latency_p95"] is None
     assert "could not answer" in evidence["breaches"][0]["samples"][0]["error"]
+    # fail closed within two evaluation intervals: no client retries, no waiting on a dead server
+    from include.slo.definitions import load_config
+
+    demo = load_config().profiles["demo"]
+    verdict = next(t for t in run.get_task_instances() if t.task_id == "verify_slos").xcom_pull(
+        task_ids="verify_slos"
+    )
+    assert verdict["ended"] - verdict["started"] <= demo.consecutiveLimit * demo.interval + 1.0
+    assert evidence["breaches"][0]["breachDuration"] <= demo.consecutiveLimit * demo.interval

@@ -14,6 +14,7 @@ from typing import Any
 
 from airflow.sdk import TriggerRule, get_current_context, task, task_group
 
+from edge_intent.dagparams import wait_timeout
 from edge_intent.sensors.site_wait import RestoreSensor
 from include.lifecycle import EVIDENCE, PLAN, REVERT, WAIT_FOR_RESTORE
 
@@ -30,7 +31,7 @@ def revert_group(
     label: str = "RollingBack",
     fail_when_incomplete: bool = False,
     revert_timeout: timedelta = timedelta(minutes=1),
-    restore_timeout: float = 300,
+    restore_timeout: float | None = None,
     git_conn_id: str = "gitea_default",
 ):
     """A ``@task_group`` function ``group(plan=None)``: ``[plan →] revert → wait_for_restore → evidence``.
@@ -97,7 +98,7 @@ def revert_group(
             task_display_name=f"{label}: restore sync",
             targets=reverted,
             git_conn_id=git_conn_id,
-            timeout=restore_timeout,
+            timeout=wait_timeout() if restore_timeout is None else restore_timeout,
             **WAIT_RETRIES,
         )
         recorded = evidence(plan)
