@@ -33,6 +33,7 @@ bench: install
 	$(PY) bench/pipeline.py --update
 	$(PY) bench/rollback.py --update
 	$(PY) bench/intake.py --update
+	$(PY) bench/faults.py --update
 
 clean:
 	rm -rf $(VENV) .demo .pytest_cache .ruff_cache

@@ -29,7 +29,6 @@ from include.localstack import stack as localstack
 from include.localstack.airflow_api import AirflowAPI
 
 PIPELINE = Dag.PIPELINE.value
-TWO_SITES = "IoT sensors for a smart city across both edge sites"
 
 
 @pytest.fixture(scope="module")
@@ -82,16 +81,24 @@ def listening(url: str) -> bool:
 
 
 def test_git_server_killed_between_two_sites_pushes_the_partial_delivery_is_reverted(faulty):
+    figures = git_server_killed_mid_delivery(*faulty)
+    print(
+        f"\nGit server down {figures['down']:.1f} s mid-delivery; rolled back and recorded "
+        f"{figures['recovered']:.1f} s after it came back"
+    )
+
+
+def git_server_killed_mid_delivery(stack, api, offset: int = 0) -> dict[str, float]:
     """The first site's push lands; the Git server dies while the second is being received, and
     stays down through every retry of deliver. Git itself (the commit's trailers) then tells the
     rollback what was delivered: the first site is reverted and recorded, the second got nothing."""
-    stack, api = faulty
     hook = bare(stack, "edge2") / "hooks" / "pre-receive"
     hook.write_text("#!/bin/sh\nsleep 5\n")  # holds edge2's push open long enough to die inside it
     hook.chmod(0o755)
     before = {site: main_of(stack, site) for site in stack.sites}
     try:
-        run_id = api.trigger(PIPELINE, {"intent": TWO_SITES, "slo_profile": "demo"})
+        text = f"IoT sensors for {1000 + offset} devices for a smart city across both edge sites"
+        run_id = api.trigger(PIPELINE, {"intent": text, "slo_profile": "demo"})
         wait_until(lambda: main_of(stack, "edge1") != before["edge1"], 120, "edge1's push")
         stack.kill("gitserver")
         killed = time.time()
@@ -121,18 +128,22 @@ def test_git_server_killed_between_two_sites_pushes_the_partial_delivery_is_reve
     assert status == 200 and body["phase"] == "Failed"
     assert body["sites"]["edge1"]["commit"] == delivered and body["sites"]["edge1"]["recoveredFromGit"]
     assert body["sites"]["edge1"]["revert"]["sha"] == reverts["edge1"]["sha"]
-    print(
-        f"\nGit server down {restarted - killed:.1f} s mid-delivery; rolled back and recorded "
-        f"{recovered - restarted:.1f} s after it came back"
-    )
+    return {"down": restarted - killed, "recovered": recovered - restarted}
 
 
 def test_api_server_and_scheduler_killed_with_runs_in_flight_lose_no_intent(faulty):
+    figures = api_server_and_scheduler_killed(*faulty)
+    print(
+        f"\napi-server down 10 s, healthy {figures['api_back']:.1f} s after the kill; scheduler down 5 s; "
+        f"all runs Succeeded {figures['finished']:.1f} s after the scheduler came back"
+    )
+
+
+def api_server_and_scheduler_killed(stack, api, offset: int = 0) -> dict[str, float]:
     """Three intents accepted; the api-server is killed at once and started again 10 s later; the
     scheduler is killed during Verifying and started again. Every accepted intent still reaches
     Succeeded, and each site got exactly one delivery commit of each (nothing delivered twice)."""
-    stack, api = faulty
-    texts = [f"URLLC slice with {ms} ms latency at all sites" for ms in (11, 12, 13)]
+    texts = [f"URLLC slice with {ms + offset} ms latency at all sites" for ms in (11, 12, 13)]
     runs = [api.trigger(PIPELINE, {"intent": text, "slo_profile": "demo"}) for text in texts]
     started = time.time()
     stack.kill("api-server")
@@ -170,13 +181,15 @@ def test_api_server_and_scheduler_killed_with_runs_in_flight_lose_no_intent(faul
                 check=True,
             ).stdout.split()
             assert len(log) == 1, (intent_id, site, log)
-    print(
-        f"\napi-server down 10 s, back {api_back - started:.1f} s after the kill; scheduler down 5 s; "
-        f"all {len(runs)} runs Succeeded {finished - scheduler_back:.1f} s after the scheduler came back"
-    )
+    return {"api_back": api_back - started, "finished": finished - scheduler_back}
 
 
 def test_triggerer_killed_during_a_deferred_wait_the_run_goes_on(faulty):
+    figures = triggerer_killed_during_a_wait(*faulty)
+    print(f"\ntriggerer killed during a deferred wait; the wait completed {figures['resumed']:.1f} s later")
+
+
+def triggerer_killed_during_a_wait(stack, api, offset: int = 0) -> dict[str, float]:
     """The sync wait is deferred (edge2 holds its sync back); the triggerer is killed, edge2 syncs,
     and the triggerer starts again: the wait completes through the new triggerer, the run Succeeds."""
     stack, api = faulty
@@ -197,10 +210,15 @@ def test_triggerer_killed_during_a_deferred_wait_the_run_goes_on(faulty):
     wait_until(lambda: states(api, run_id).get(WAIT_FOR_SYNC) == "success", 120, "the wait", 0.3)
     resumed = time.time()
     assert api.follow(PIPELINE, run_id, timeout=180)["state"] == "success"
-    print(f"\ntriggerer killed during a deferred wait; the wait completed {resumed - killed:.1f} s later")
+    return {"resumed": resumed - killed}
 
 
 def test_a_site_lost_during_the_rollback_is_named_and_not_counted_restored(faulty):
+    figures = site_lost_during_rollback(*faulty)
+    print(f"\nedge2 lost during the rollback; the run ended {figures['ended']:.1f} s after the loss")
+
+
+def site_lost_during_rollback(stack, api, offset: int = 0) -> dict[str, float]:
     """edge1 breaks the SLO; edge2 dies before the revert reaches it. The revert is pushed to both,
     edge1 confirms the restore, edge2 never does: the evidence says 'unconfirmed', lists only edge1 as
     restored, keeps edge2's own message, and the run is not counted as rolled back."""
@@ -212,8 +230,10 @@ def test_a_site_lost_during_the_rollback_is_named_and_not_counted_restored(fault
     namespace = f"intent-{api.xcom(PIPELINE, run_id, 'render')['intentId']}"
     stack.control("edge1", "PUT", f"/control/faults/{namespace}", {"latencyMs": 250})
     stack.kill("edge2")
+    lost = time.time()
     try:
         run = api.follow(PIPELINE, run_id, timeout=240)
+        ended = time.time()
     finally:
         stack.restart("edge2")
         wait_until(lambda: listening(stack.site_url("edge2")), 30, "edge2", 0.2)
@@ -230,3 +250,4 @@ def test_a_site_lost_during_the_rollback_is_named_and_not_counted_restored(fault
         "GET", "/edge-intent/metrics", content_type=None, token=stack.metrics_token()
     )
     assert status == 200 and 'intent_processed_total{result="rollback_unconfirmed"}' in metrics
+    return {"ended": ended - lost}
