@@ -45,7 +45,7 @@ from .limits import MAX_SITES, MAX_TARGETS, MAX_TEXT_CHARS
 from .nl import ParsedText, _check_override, _check_unique, _requirement, _sites, assemble
 from .slice import Requirement
 from .targets import KINDS, UNITS
-from .tmf921 import Intent, build_intent
+from .tmf921 import Intent, build_intent, strict_loads
 
 log = logging.getLogger(__name__)
 
@@ -307,7 +307,7 @@ def read_answer(content: str) -> Answer:
     fenced = _FENCED.fullmatch(content.strip())
     raw = fenced.group(1) if fenced else content.strip()
     try:
-        decoded = json.loads(raw, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+        decoded = strict_loads(raw)
     except (ValueError, RecursionError) as exc:
         raise LLMFailure(f"the model's answer is not JSON: {_short(str(exc))}") from None
     if not isinstance(decoded, dict):
@@ -457,18 +457,6 @@ def _arm(connection: HTTPConnection, deadline: float) -> None:
         raise TimeoutError
     if connection.sock is not None:
         connection.sock.settimeout(left)
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    keys = [key for key, _ in pairs]
-    duplicates = sorted({key for key in keys if keys.count(key) > 1})
-    if duplicates:
-        raise ValueError(f"duplicate key {duplicates[0]!r}")
-    return dict(pairs)
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
 
 
 def _short(text: str, limit: int = 300) -> str:

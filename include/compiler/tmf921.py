@@ -211,19 +211,26 @@ def decode_json(raw: str | bytes, *, field: str = "intent", stage: str = "conver
     return document
 
 
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [key for key, _ in pairs]
+    duplicates = sorted({key for key in keys if keys.count(key) > 1})
+    if duplicates:
+        raise ValueError(f"duplicate key {duplicates[0]!r}")
+    return dict(pairs)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def strict_loads(raw: str | bytes) -> Any:
+    """``json.loads`` that refuses duplicate keys and ``NaN``/``Infinity`` (ValueError)."""
+    return json.loads(raw, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+
+
 def _decode_json(raw: str | bytes) -> Any:
-    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        keys = [key for key, _ in pairs]
-        duplicates = sorted({key for key in keys if keys.count(key) > 1})
-        if duplicates:
-            raise ValueError(f"duplicate key {duplicates[0]!r}")
-        return dict(pairs)
-
-    def no_constants(name: str) -> Any:
-        raise ValueError(f"{name} is not valid JSON")
-
     try:
-        return json.loads(raw, object_pairs_hook=no_duplicates, parse_constant=no_constants)
+        return strict_loads(raw)
     except RecursionError:
         raise IntentValidationError.single("intent", "JSON nests too deeply", stage="convert") from None
     except (ValueError, UnicodeDecodeError) as exc:

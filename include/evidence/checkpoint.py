@@ -11,7 +11,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .document import iso, outcome, restore_verdict, revert_steps, run_folder, sealed, write_atomic
+from .document import (
+    iso,
+    outcome,
+    restore_verdict,
+    revert_actions,
+    revert_steps,
+    run_folder,
+    sealed,
+    write_atomic,
+)
 
 FOLDER = "_checkpoints"
 
@@ -46,25 +55,7 @@ def build_reset(
     errors += [
         f"{site}: the tree differs from the checkpoint's" for site, ok in sorted(matches.items()) if not ok
     ]
-    actions = [
-        {
-            "action": "git_revert",
-            "site": site,
-            "commit": r["sha"],
-            "reverts": r.get("reverted", []),
-            "timestamp": iso(r["pushedAt"]),
-        }
-        for site, r in sorted(reverts.items())
-        if r.get("sha") and r.get("pushedAt")
-    ]
-    if restore and restore.get("completedAt"):
-        actions.append(
-            {
-                "action": "sync_complete",
-                "sites": sorted(restore.get("sites", {})),
-                "timestamp": iso(restore["completedAt"]),
-            }
-        )
+    actions = revert_actions(reverts, restore)
     result, confirmed = outcome(reverts, restore, errors)
     if any(not ok for ok in matches.values()):
         result = "failed"

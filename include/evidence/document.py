@@ -59,25 +59,7 @@ def build(
     for site_slos in ((verdict or {}).get("slos") or {}).values():
         if "latency_p95" in site_slos:
             latency_threshold = site_slos["latency_p95"]["threshold"]
-    actions = [
-        {
-            "action": "git_revert",
-            "site": site,
-            "commit": r["sha"],
-            "reverts": r["reverted"],
-            "timestamp": iso(r["pushedAt"]),
-        }
-        for site, r in sorted(reverts.items())
-        if r.get("sha")
-    ]
-    if restore and restore.get("completedAt"):
-        actions.append(
-            {
-                "action": "sync_complete",
-                "sites": sorted(restore.get("sites", {})),
-                "timestamp": iso(restore["completedAt"]),
-            }
-        )
+    actions = revert_actions(reverts, restore)
     result, confirmed = outcome(reverts, restore, errors)
     document: dict[str, Any] = {
         "timestamp": iso(now),
@@ -123,6 +105,31 @@ def build(
         "errors": errors,
     }
     return sealed(document)
+
+
+def revert_actions(reverts: dict[str, Any], restore: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The seed's ``actions``: a ``git_revert`` per revert pushed, then ``sync_complete`` once every
+    site confirmed the restore."""
+    actions = [
+        {
+            "action": "git_revert",
+            "site": site,
+            "commit": r["sha"],
+            "reverts": r.get("reverted", []),
+            "timestamp": iso(r["pushedAt"]),
+        }
+        for site, r in sorted(reverts.items())
+        if r.get("sha") and r.get("pushedAt")
+    ]
+    if restore and restore.get("completedAt"):
+        actions.append(
+            {
+                "action": "sync_complete",
+                "sites": sorted(restore.get("sites", {})),
+                "timestamp": iso(restore["completedAt"]),
+            }
+        )
+    return actions
 
 
 def restore_verdict(restore: dict[str, Any] | None, site: str) -> dict[str, Any] | None:
