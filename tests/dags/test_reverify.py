@@ -101,12 +101,15 @@ def test_reverify_rolls_back_the_broken_intent_and_keeps_the_healthy_one(
     breach = evidence["breaches"][0]
     assert breach["slo"] == "latency_p95" and breach["threshold"] == 8 and breach["site"] == "edge1"
     assert evidence["metrics"]["latency_p95"] > 8
+    restored = evidence["sites"]["edge1"].pop("restore")
     assert evidence["sites"]["edge1"] == {
         "delivered": delivered[broken],
         "commitBefore": before,
         "commitAfter": rolled["reverts"]["edge1"],
         "intentRemoved": True,
     }
+    assert restored["state"] == "done" and restored["observed"] == rolled["reverts"]["edge1"]
+    assert evidence["restored_version"] == {"edge1": rolled["reverts"]["edge1"]}
     # only the broken intent's commit was reverted; the healthy one stays on main and on the site
     files = repo.log("--name-only", "--format=", "-1", rolled["reverts"]["edge1"])
     assert f"intents/{broken}/deployment.yaml" in files and healthy not in files
