@@ -192,7 +192,6 @@ def test_triggerer_killed_during_a_deferred_wait_the_run_goes_on(faulty):
 def triggerer_killed_during_a_wait(stack, api, offset: int = 0) -> dict[str, float]:
     """The sync wait is deferred (edge2 holds its sync back); the triggerer is killed, edge2 syncs,
     and the triggerer starts again: the wait completes through the new triggerer, the run Succeeds."""
-    stack, api = faulty
     stack.control("edge2", "POST", "/control/sync", {"paused": True})
     try:
         run_id = api.trigger(
@@ -222,7 +221,6 @@ def site_lost_during_rollback(stack, api, offset: int = 0) -> dict[str, float]:
     """edge1 breaks the SLO; edge2 dies before the revert reaches it. The revert is pushed to both,
     edge1 confirms the restore, edge2 never does: the evidence says 'unconfirmed', lists only edge1 as
     restored, keeps edge2's own message, and the run is not counted as rolled back."""
-    stack, api = faulty
     run_id = api.trigger(
         PIPELINE, {"intent": "URLLC slice with 15 ms latency at all sites", "slo_profile": "demo"}
     )
