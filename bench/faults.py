@@ -89,7 +89,8 @@ def main() -> int:
     ]
     table = "\n".join(
         [
-            f"Median of {args.runs} runs of each scenario (every run also asserts its outcome).",
+            f"Median of {args.runs} runs of each scenario (every run also asserts its outcome); site "
+            f"waits time out after {RUNNING_ENV['EDGE_INTENT_WAIT_TIMEOUT']} s (`EDGE_INTENT_WAIT_TIMEOUT`).",
             "",
             "| fault | measured | median |",
             "|---|---|---|",

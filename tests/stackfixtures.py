@@ -39,10 +39,10 @@ RUNNING_ENV = {
     "EDGE_INTENT_API_RATE": "5",
     "EDGE_INTENT_API_BURST": "60",
     "EDGE_INTENT_API_SLO_PROFILE": "demo",
-    "EDGE_INTENT_WAIT_TIMEOUT": "60",
+    "EDGE_INTENT_WAIT_TIMEOUT": "30",
 }
 """The shared running stack's settings: an intent API burst the rate-limit test can exhaust, and
-site waits that give up after a minute (a fault test waits for one to)."""
+site waits that give up after 30 s (a fault test waits for one to)."""
 
 
 @pytest.fixture(scope="session")
