@@ -193,10 +193,9 @@ def triggerer_killed_during_a_wait(stack, api, offset: int = 0) -> dict[str, flo
     """The sync wait is deferred (edge2 holds its sync back); the triggerer is killed, edge2 syncs,
     and the triggerer starts again: the wait completes through the new triggerer, the run Succeeds."""
     stack.control("edge2", "POST", "/control/sync", {"paused": True})
+    text = f"URLLC slice with {14 + offset} ms latency at all sites"  # a new intent: a commit to wait for
     try:
-        run_id = api.trigger(
-            PIPELINE, {"intent": "URLLC slice with 14 ms latency at all sites", "slo_profile": "demo"}
-        )
+        run_id = api.trigger(PIPELINE, {"intent": text, "slo_profile": "demo"})
         wait_until(
             lambda: states(api, run_id).get(WAIT_FOR_SYNC) == "deferred", 120, "the deferred wait", 0.3
         )
