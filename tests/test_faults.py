@@ -220,9 +220,8 @@ def site_lost_during_rollback(stack, api, offset: int = 0) -> dict[str, float]:
     """edge1 breaks the SLO; edge2 dies before the revert reaches it. The revert is pushed to both,
     edge1 confirms the restore, edge2 never does: the evidence says 'unconfirmed', lists only edge1 as
     restored, keeps edge2's own message, and the run is not counted as rolled back."""
-    run_id = api.trigger(
-        PIPELINE, {"intent": "URLLC slice with 15 ms latency at all sites", "slo_profile": "demo"}
-    )
+    text = f"URLLC slice with {15 + offset} ms latency at all sites"
+    run_id = api.trigger(PIPELINE, {"intent": text, "slo_profile": "demo"})
     wait_until(lambda: states(api, run_id).get(WAIT_FOR_O2IMS) == "success", 120, "Reconciling", 0.3)
     namespace = f"intent-{api.xcom(PIPELINE, run_id, 'render')['intentId']}"
     stack.control("edge1", "PUT", f"/control/faults/{namespace}", {"latencyMs": 250})
