@@ -126,8 +126,9 @@ def intent_pipeline():
         task_id=DECIDE,
         task_display_name="Verifying: decide",
         trigger_rule=TriggerRule.ALL_DONE,
-        retries=5,
+        retries=3,
         retry_delay=timedelta(seconds=10),
+        retry_exponential_backoff=False,
     )
     def decide():
         from edge_intent import pipeline

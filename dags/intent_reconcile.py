@@ -25,7 +25,7 @@ from datetime import timedelta
 
 from airflow.sdk import Param, TriggerRule, dag, get_current_context, task
 
-from edge_intent.dagparams import dag_settings, reason_param
+from edge_intent.dagparams import dag_settings, failed_task_watcher, reason_param
 from edge_intent.rollout.group import revert_group
 from include.lifecycle import PLAN, RECONCILE_GROUP, Dag
 
@@ -66,7 +66,7 @@ def intent_reconcile():
 
     orphans = find()
     reverted = revert_group(RECONCILE_GROUP, label="Reconciling").expand(plan=plan(orphans))
-    summary(orphans, reverted)
+    summary(orphans, reverted) >> failed_task_watcher()
 
 
 intent_reconcile()

@@ -36,7 +36,7 @@ from datetime import timedelta
 
 from airflow.sdk import Param, TriggerRule, dag, get_current_context, task
 
-from edge_intent.dagparams import dag_settings, slo_profile_param
+from edge_intent.dagparams import dag_settings, failed_task_watcher, slo_profile_param
 from edge_intent.rollout.group import revert_group
 from include.lifecycle import ROLLBACK_GROUP, Dag, Key
 
@@ -82,7 +82,7 @@ def slo_reverify():
 
         return reverify.verify(intent, get_current_context()["params"]["slo_profile"])
 
-    @task(task_display_name="Select breached intents", retries=0)
+    @task(task_display_name="Select breached intents", retries=0, trigger_rule=TriggerRule.ALL_DONE)
     def select(verified: list) -> list:
         from edge_intent.operations import reverify
 
@@ -102,7 +102,8 @@ def slo_reverify():
 
     verified = verify.expand(intent=discover())
     rolled_back = revert_group(ROLLBACK_GROUP).expand(plan=select(verified))
-    orphans() >> summary(verified, rolled_back)
+    summarised = summary(verified, rolled_back)
+    orphans() >> summarised >> failed_task_watcher()
 
 
 slo_reverify()

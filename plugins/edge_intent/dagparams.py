@@ -78,3 +78,17 @@ def slo_profile_param() -> Param:
         title="SLO profile",
         description="Verification profile of config/slo.yaml: default (10 min window) or demo (30 s).",
     )
+
+
+def failed_task_watcher():
+    """A last task that fails the run when any task before it failed (``ONE_FAILED``): a summary
+    that runs ``ALL_DONE`` would otherwise leave the run green after a failed discovery or check."""
+    from airflow.sdk import TriggerRule, task
+
+    @task(task_id="watcher", task_display_name="Watcher", trigger_rule=TriggerRule.ONE_FAILED, retries=0)
+    def watcher() -> None:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        raise AirflowFailException("a task of this run failed: see the red task")
+
+    return watcher()

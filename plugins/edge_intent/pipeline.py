@@ -83,8 +83,11 @@ def decide(ti: Any, run_id: str, dry_run: bool) -> str | list[str]:
     """After Verifying: ``report`` when every rollback-class SLO was met; the rollback group when
     anything after Delivering failed or an SLO broke; nothing when nothing was delivered (Git says
     what was, not only the ``delivered`` XCom that a retry erases)."""
+    if dry_run:
+        log.info("Dry run: nothing was delivered, nothing to report or roll back")
+        return []
     if not delivery.delivered(ti, run_id):
-        log.info("Nothing was delivered%s: nothing to report or roll back", " (dry run)" if dry_run else "")
+        log.info("Nothing was delivered: nothing to report or roll back")
         return []
     verdict = ti.xcom_pull(task_ids=VERIFY_SLOS)
     if verdict and verdict.get("result") == "pass":
@@ -115,9 +118,11 @@ def _trigger(ti: Any) -> tuple[str, dict[str, Any] | None, dict[str, Any] | None
 def rollback_plan(context: dict[str, Any]) -> dict[str, Any]:
     """RollingBack: revert exactly this run's commit on each site it reached."""
     ti, run_id = context["ti"], context["run_id"]
-    delivered = delivery.delivered(ti, run_id)
+    # A delivery that made no commit (the same files were already on main) belongs to an earlier
+    # run that stands behind it: this run has nothing of its own there to revert.
+    delivered = {site: d for site, d in delivery.delivered(ti, run_id).items() if d.get("created", True)}
     if not delivered:
-        raise AirflowFailException("nothing was delivered by this run: nothing to roll back")
+        raise AirflowFailException("this run made no delivery commit of its own: nothing to roll back")
     trigger, verdict, failure = _trigger(ti)
     return plan(
         Kind.ROLLBACK,
@@ -157,8 +162,18 @@ def watch(ti: Any, dry_run: bool) -> str:
         return "Succeeded"
     evidence = ti.xcom_pull(task_ids=ROLLBACK_EVIDENCE)
     if evidence or ti.xcom_pull(task_ids=ROLLBACK_REVERT, key=Key.REVERTS):
-        where = f"evidence: {evidence['path']}" if evidence else "no evidence could be written"
+        where = (
+            f"evidence {evidence['result']}: {evidence['path']}"
+            if evidence
+            else "no evidence could be written"
+        )
         raise AirflowFailException(f"the intent was rolled back ({where})")
     if dry_run and ti.xcom_pull(task_ids=RENDER):
         return "Dry run: compiled and rendered, nothing delivered"
+    delivered = ti.xcom_pull(task_ids=DELIVER, key=Key.DELIVERED)
+    if delivered:
+        raise AirflowFailException(
+            f"delivered to {', '.join(sorted(delivered))} and NOT rolled back (see the failed task): "
+            "withdraw it with intent_withdraw, or let intent_reconcile take it out"
+        )
     raise AirflowFailException("the run failed before anything was delivered; see the failed task")

@@ -187,5 +187,5 @@ def test_git_server_down_fails_delivery_after_retries(dag, fresh_stack):
     assert states["render"] == "success"
     assert states["deliver"] == "failed"
     ti = next(t for t in run.get_task_instances() if t.task_id == "deliver")
-    assert ti.try_number == 3  # the first try and two retries
+    assert ti.try_number == 4  # the first try and three retries
     assert not list(Path(fresh_stack.root / "git").glob("*.git/refs/heads/intent*"))

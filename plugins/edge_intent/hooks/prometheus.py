@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 from typing import Any
+from urllib.parse import urlsplit
 
 from airflow.sdk import BaseHook
 
@@ -37,7 +38,18 @@ class PrometheusHook(BaseHook):
 
     @property
     def url(self) -> str:
-        return base_url(self.get_conn(), default_scheme="http")
+        """Prometheus' base URL; refused when it carries credentials (they go in login and password,
+        so that no URL in a log, an error or evidence holds them)."""
+        url = base_url(self.get_conn(), default_scheme="http")
+        parts = urlsplit(url)
+        if parts.username or parts.password or "@" in parts.netloc:
+            raise ValueError(
+                f"connection {self.prometheus_conn_id}: the host must not carry credentials; "
+                "put them in the connection's login and password"
+            )
+        if parts.scheme not in ("http", "https"):
+            raise ValueError(f"connection {self.prometheus_conn_id}: the host must be an http(s) URL")
+        return url
 
     def headers(self) -> dict[str, str]:
         conn = self.get_conn()

@@ -45,9 +45,12 @@ class RunStates:
             try:
                 self._states[run_id] = self.api.get_dag_run(Dag.PIPELINE.value, run_id).get("state")
             except AirflowRestError as exc:
-                if exc.status != 404:
+                if exc.status == 404:
+                    self._states[run_id] = None
+                elif 400 <= exc.status < 500:  # refused (login, permission): a retry cannot help
                     raise OperationFailed(f"cannot ask Airflow how run {run_id} ended: {exc}") from None
-                self._states[run_id] = None
+                else:  # no answer, or a server error: the task retries
+                    raise RuntimeError(f"cannot ask Airflow how run {run_id} ended: {exc}") from None
         return self._states[run_id]
 
 

@@ -139,6 +139,9 @@ def revert(
                 results[site]["tagCommit"] = planned["tagCommit"]
             errors.append(f"{site}: {exc}")
             continue
+        finally:  # what is done so far, kept even if a later site fails in any way
+            if ti is not None:
+                ti.xcom_push(key=Key.REVERTS, value=results)
         log.info(
             "%s at %s: commit %s (main was at %s)",
             revert_plan["kind"],
@@ -146,8 +149,6 @@ def revert(
             results[site]["sha"],
             results[site]["previous"],
         )
-    if ti is not None:
-        ti.xcom_push(key=Key.REVERTS, value=results)
     if errors:
         raise RevertIncomplete(f"{revert_plan['kind']} incomplete: " + "; ".join(errors))
     return restore_targets(results)

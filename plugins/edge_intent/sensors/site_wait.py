@@ -89,9 +89,16 @@ class SiteWaitSensor(BaseSensorOperator):
         return AirflowSensorTimeout(f"{self.what} did not complete within {self.timeout:g} s: {message}")
 
     def _done(self, context, result: dict[str, Any]) -> dict[str, Any]:
+        """Record when the last site was first seen done (not when the worker resumed: a deferred
+        wait resumes after its trigger fired and the task was scheduled again)."""
         ti = (context or {}).get("ti")
         if ti is not None:
-            ti.xcom_push(key=Key.COMPLETED_AT, value=time.time())
+            seen = [
+                v["at"]
+                for v in result.values()
+                if isinstance(v, dict) and isinstance(v.get("at"), int | float)
+            ]
+            ti.xcom_push(key=Key.COMPLETED_AT, value=max(seen) if seen else time.time())
         return result
 
     def poke(self, context) -> PokeReturnValue:
