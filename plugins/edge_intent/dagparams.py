@@ -85,7 +85,9 @@ def failed_task_watcher():
     that runs ``ALL_DONE`` would otherwise leave the run green after a failed discovery or check."""
     from airflow.sdk import TriggerRule, task
 
-    @task(task_id="watcher", task_display_name="Watcher", trigger_rule=TriggerRule.ONE_FAILED, retries=0)
+    from include.lifecycle import WATCHER
+
+    @task(task_id=WATCHER, task_display_name="Watcher", trigger_rule=TriggerRule.ONE_FAILED, retries=0)
     def watcher() -> None:
         from airflow.sdk.exceptions import AirflowFailException
 
