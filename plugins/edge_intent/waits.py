@@ -126,5 +126,13 @@ def _check_sites(
     return verdicts
 
 
+def split(verdicts: dict[str, Check]) -> tuple[dict[str, Check], dict[str, Check]]:
+    """The sites that reported an error, and those not done yet (the sensor's and the trigger's
+    one reading of a round of verdicts)."""
+    failed = {name: check for name, check in verdicts.items() if check.state == SiteState.ERROR}
+    pending = {name: check for name, check in verdicts.items() if check.state != SiteState.DONE}
+    return failed, pending
+
+
 def summary(verdicts: dict[str, Check]) -> str:
     return "; ".join(f"{name}: {check.message}" for name, check in sorted(verdicts.items()))

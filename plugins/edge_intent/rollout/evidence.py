@@ -12,7 +12,7 @@ from typing import Any
 
 from edge_intent.hooks.site_repo import SiteRepoHook
 from edge_intent.rollout.revert import Kind
-from include.lifecycle import EVIDENCE, REVERT, WAIT_FOR_RESTORE, Key, in_group
+from include.lifecycle import REVERT, WAIT_FOR_RESTORE, Key, in_group
 
 log = logging.getLogger(__name__)
 
@@ -152,6 +152,3 @@ def record(
         summary["checkpoint"] = revert_plan["name"]
     ti.xcom_push(key=Key.SUMMARY, value=summary)
     return summary
-
-
-__all__ = ["EVIDENCE", "evidence_dir", "record", "restore_of"]

@@ -26,6 +26,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from edge_intent.hooks.site_repo import SiteRepoHook
 from include.compiler import names
 from include.gitops.repo import GitError, reset_message, revert_message, withdraw_message
+from include.lifecycle import Key
 
 log = logging.getLogger(__name__)
 
@@ -124,8 +125,6 @@ def revert(
     Every site's record (or its error) is left in the XCom ``reverts`` before anything is raised, so
     the evidence has it even when some site failed.
     """
-    from include.lifecycle import Key
-
     hook = SiteRepoHook(git_conn_id)
     results: dict[str, dict[str, Any]] = {}
     errors = []

@@ -70,11 +70,11 @@ def verify_sites(
         )
     profile = config.profiles[profile_name]
     slos = []
-    for site, site_targets_ in sorted(targets.items()):
+    for site, at_site in sorted(targets.items()):
         slos += slos_for(
             namespace=names.namespace(intent_id),
             site=site,
-            targets=site_targets_,
+            targets=at_site,
             config=config,
             profile=profile,
         )

@@ -22,7 +22,7 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout
 
 from edge_intent.hooks.site_repo import SiteRepoHook
 from edge_intent.triggers.site_wait import SiteWaitTrigger, WaitStatus
-from edge_intent.waits import SiteState, WaitKind, observe, summary
+from edge_intent.waits import WaitKind, observe, split, summary
 from include.lifecycle import Key
 
 
@@ -104,10 +104,9 @@ class SiteWaitSensor(BaseSensorOperator):
     def poke(self, context) -> PokeReturnValue:
         verdicts, data = observe(self.kind, self.targets, self._done_at, self.git_conn_id)
         self._sites = data
-        failed = {name: check for name, check in verdicts.items() if check.state == SiteState.ERROR}
+        failed, pending = split(verdicts)
         if failed:
             raise self._fail(context, f"{self.what} failed: {summary(failed)}")
-        pending = {name: check for name, check in verdicts.items() if check.state != SiteState.DONE}
         self._pending = summary(pending)
         self.log.info("%s %s: %s", self.what, "pending" if pending else "complete", summary(verdicts))
         if pending:

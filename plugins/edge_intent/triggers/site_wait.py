@@ -25,10 +25,10 @@ class WaitStatus(StrEnum):
 def _check(kind: str, targets: dict[str, dict[str, Any]], done_at: dict[str, float], git_conn_id: str):
     # Imported here, in a worker thread: loading the site and Git code takes a moment that must
     # not block the triggerer's event loop.
-    from edge_intent.waits import observe, summary
+    from edge_intent.waits import observe, split, summary
 
     verdicts, data = observe(kind, targets, done_at, git_conn_id)
-    return verdicts, data, summary
+    return verdicts, data, *split(verdicts), summary
 
 
 class SiteWaitTrigger(BaseTrigger):
@@ -79,22 +79,20 @@ class SiteWaitTrigger(BaseTrigger):
             # in Airflow's scheduler (a stale executor event of the deferring process fails the resumed
             # task: apache/airflow#66374, #67287, #72716).
             await asyncio.sleep(self.poll_interval)
-            verdicts, data, summary = await asyncio.to_thread(
+            verdicts, data, failed, pending, summary = await asyncio.to_thread(
                 _check, self.kind, self.targets, self.done_at, self.git_conn_id
             )
-            failed = {name: check for name, check in verdicts.items() if check.state == "error"}
             if failed:
                 yield TriggerEvent(
                     {"status": WaitStatus.ERROR.value, "message": summary(failed), "sites": data}
                 )
                 return
-            if all(check.state == "done" for check in verdicts.values()):
+            if not pending:
                 yield TriggerEvent(
                     {"status": WaitStatus.SUCCESS.value, "message": summary(verdicts), "sites": data}
                 )
                 return
             if time.time() >= self.deadline:
-                pending = {n: c for n, c in verdicts.items() if c.state != "done"}
                 yield TriggerEvent(
                     {"status": WaitStatus.TIMEOUT.value, "message": summary(pending), "sites": data}
                 )
