@@ -39,11 +39,12 @@ class Site(_Strict):
 
     name: str = Field(max_length=20)
     aliases: tuple[str, ...] = ()
+    group: str = Field(default="default", max_length=63)
     repo: str
     kubernetesConnId: str
     metricsSelector: dict[str, str] = Field(default_factory=dict)
 
-    @field_validator("name")
+    @field_validator("name", "group")
     @classmethod
     def _dns_label(cls, value: str) -> str:
         if not DNS_LABEL.match(value):
@@ -78,6 +79,15 @@ class SiteCatalogue(_Strict):
 
     def get(self, name: str) -> Site | None:
         return next((site for site in self.sites if site.name == name), None)
+
+    @property
+    def groups(self) -> dict[str, tuple[str, ...]]:
+        """``{group: its sites}``, groups in the order the catalogue first names them (the default
+        order of a progressive rollout's waves)."""
+        found: dict[str, list[str]] = {}
+        for site in self.sites:
+            found.setdefault(site.group, []).append(site.name)
+        return {group: tuple(sites) for group, sites in found.items()}
 
 
 class Defaults(_Strict):
