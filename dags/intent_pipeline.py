@@ -1,56 +1,59 @@
 """
 ### Intent pipeline
 
-Turns an operator's intent into a deployment on the edge sites, one task per phase of the
-operator state machine:
+Turns an operator's intent into a deployment on the edge sites, wave by wave, one task per phase of
+the operator state machine:
 
 | task | phase | timeout |
 |---|---|---|
-| `validate` | Pending: read NL text or a TMF921 intent, validate it through TS 28.312 | 30 s |
+| `validate` | Pending: read and validate the intent (TS 28.312); its strategy into waves | 30 s |
 | `compile` | Compiling: TMF921 → TS 28.312 → each site's KRM package | 2 min |
 | `render` | Rendering: `kpt fn render` of every package | 3 min |
-| `deliver` | Delivering: one commit per site under `intents/<id>/`, pushed | 1 min |
-| `wait_for_sync` | Reconciling: every site's RootSync synced to its commit | 5 min |
-| `wait_for_o2ims` | Reconciling: every site's O2IMS ProvisioningRequest fulfilled | 5 min |
-| `verify_slos` | Verifying: the SLOs of every site over the profile's window, on Prometheus | 10 min |
-| `decide` | Succeeded if every rollback-class SLO was met, else RollingBack | |
+| `wave_<n>.start` | the wave's sites; skipped when the plan has no wave n or the rollout stopped | |
+| `wave_<n>.approve` | a person's approval (Required actions), if the strategy asks | approvalTimeout |
+| `wave_<n>.sites.deliver` | Delivering, per site: one commit under `intents/<id>/`, pushed | 1 min |
+| `wave_<n>.sites.wait_for_sync` | Reconciling: the site's RootSync synced to its commit | progressDeadline |
+| `wave_<n>.sites.wait_for_o2ims` | Reconciling: the site's O2IMS request fulfilled | progressDeadline |
+| `wave_<n>.sites.verify_slos` | Verifying: the site's SLOs over the window, then the soak | 11 min |
+| `wave_<n>.gate` | the rollout record: the wave's failures; more than `maxFailures` stops the rollout | |
+| `wave_<n>.revert_failed` | a failed site within `maxFailures`, reverted alone before the next wave | 1 min |
+| `decide` | Succeeded if the rollout went through, else RollingBack | |
 | `report` | Succeeded: TMF921 IntentReport and TS 28.312 IntentFulfilmentReport | |
-| `rollback.plan` | RollingBack: the commits this run delivered (its XCom, and Git's own record) | |
-| `rollback.revert` | RollingBack: `git revert` of this run's commit on each site, pushed | 1 min |
-| `rollback.wait_for_restore` | RollingBack: sites synced to the revert, the intent's objects gone | 5 min |
-| `rollback.evidence` | RollingBack: evidence.json | |
+| `rollback.*` | RollingBack: revert this run's commits, newest wave first; restore sync; evidence.json | |
+| `rollout` | rollout.json: every wave, site, commit, time, verdict, approval and revert | |
 | `watcher` | Failed unless Succeeded: a run that rolled back ends Failed | |
 
 Trigger it with `{"intent": "URLLC slice with 5 ms latency at edge2"}`, or a TMF921 Intent
 object; `sites` overrides the sites of a text intent, `dry_run` stops after rendering,
-`slo_profile` picks the verification profile. Invalid input fails `validate` at once, with the
-field errors in its log and its `errors` XCom. Any failure after Delivering goes through RollingBack.
+`slo_profile` picks the verification profile, `rollout_strategy` overrides the default strategy of
+`config/rollout.yaml` (Open Cluster Management's `RolloutStrategy`: `All`, `Progressive`,
+`ProgressivePerGroup`). Invalid input fails `validate` at once, with the field errors in its log and
+its `errors` XCom. A wave's sites that never started never get a commit.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from airflow.sdk import Param, TriggerRule, dag, get_current_context, task
+from airflow.sdk import Param, TriggerRule, XComArg, dag, get_current_context, task
 
-from edge_intent.dagparams import dag_settings, slo_profile_param, wait_timeout
-from edge_intent.operators.slo_verify import SLOVerifyOperator
-from edge_intent.rollout.group import WAIT_RETRIES, revert_group
-from edge_intent.sensors.site_wait import ProvisioningRequestSensor, RootSyncSensor
+from edge_intent.dagparams import dag_settings, slo_profile_param
+from edge_intent.rollout.group import revert_group
+from edge_intent.rollout.wave_group import wave
+from include.compiler.config import load_settings
 from include.lifecycle import (
     COMPILE,
     DECIDE,
-    DELIVER,
     RENDER,
     REPORT,
     ROLLBACK_GROUP,
+    ROLLOUT,
     VALIDATE,
-    VERIFY_SLOS,
-    WAIT_FOR_O2IMS,
-    WAIT_FOR_SYNC,
     WATCHER,
     Dag,
+    Key,
 )
+from include.rollout.strategy import max_waves
 
 SAMPLE = "Setup ultra-low latency URLLC slice with 5ms latency for autonomous vehicles at edge2"
 
@@ -88,6 +91,14 @@ def _rollback_plan(context):
             description="Compile and render only; deliver nothing.",
         ),
         "slo_profile": slo_profile_param(),
+        "rollout_strategy": Param(
+            None,
+            type=["null", "object"],
+            title="Rollout strategy",
+            description="Open Cluster Management's RolloutStrategy, e.g. {\"type\": \"Progressive\", "
+            '\"progressive\": {\"maxConcurrency\": 1, \"maxFailures\": 0, \"minSuccessTime\": \"30s\"}}; '
+            "empty: config/rollout.yaml's default.",
+        ),
     },
 )
 def intent_pipeline():
@@ -111,15 +122,6 @@ def intent_pipeline():
         from edge_intent import pipeline
 
         return pipeline.render(compiled)
-
-    @task(task_id=DELIVER, task_display_name="Delivering", execution_timeout=timedelta(minutes=1))
-    def deliver(rendered: dict) -> dict:
-        from edge_intent import pipeline
-
-        context = get_current_context()
-        return pipeline.deliver(
-            rendered, dry_run=context["params"]["dry_run"], run_id=context["run_id"], ti=context["ti"]
-        )
 
     # Retried: what was delivered is read from Git too, which may be down for a while.
     @task.branch(
@@ -150,36 +152,29 @@ def intent_pipeline():
         context = get_current_context()
         return pipeline.watch(context["ti"], context["params"]["dry_run"])
 
-    compiled = compile_(validate())
-    delivered = deliver(render(compiled))
-    synced = RootSyncSensor(
-        task_id=WAIT_FOR_SYNC,
-        task_display_name="Reconciling: RootSync",
-        targets=delivered,
-        timeout=wait_timeout(),
-        **WAIT_RETRIES,
-    )
-    fulfilled = ProvisioningRequestSensor(
-        task_id=WAIT_FOR_O2IMS,
-        task_display_name="Reconciling: O2IMS",
-        targets=delivered,
-        timeout=wait_timeout(),
-        **WAIT_RETRIES,
-    )
-    verified = SLOVerifyOperator(
-        task_id=VERIFY_SLOS,
-        task_display_name="Verifying: SLOs",
-        targets=delivered,
-        compiled=compiled,
-        profile="{{ params.slo_profile }}",
-        execution_timeout=timedelta(minutes=11),
-        retries=0,
-    )
+    @task(task_id=ROLLOUT, task_display_name="Rollout record", trigger_rule=TriggerRule.ALL_DONE, retries=1)
+    def rollout() -> dict:
+        from edge_intent import pipeline
+
+        context = get_current_context()
+        return pipeline.close_rollout(context["ti"], context["run_id"])
+
+    validated = validate()
+    compiled = compile_(validated)
+    rendered = render(compiled)
+    plan = XComArg(validated.operator, key=Key.ROLLOUT)
+    previous = rendered
+    for index in range(1, max_waves(load_settings().catalogue) + 1):
+        profile = "{{ params.slo_profile }}"
+        group = wave(index, rendered=rendered, compiled=compiled, plan=plan, profile=profile)
+        previous >> group
+        previous = group
     decision = decide()
     succeeded = report()
     recorded = revert_group(ROLLBACK_GROUP, planner=_rollback_plan)()  # the group's evidence task
-    synced >> fulfilled >> verified >> decision >> [succeeded, recorded.operator.task_group]
-    [succeeded, recorded] >> watcher()  # not a direct downstream of the branch, which would skip it
+    previous >> decision >> [succeeded, recorded.operator.task_group]
+    closed = rollout()
+    [succeeded, recorded] >> closed >> watcher()  # not a direct downstream of the branch, which would skip it
 
 
 intent_pipeline()

@@ -51,6 +51,8 @@ class Key(StrEnum):
     REVERTS = "reverts"  # revert: {site: revert record or {error}}
     SUMMARY = "summary"  # the operations DAGs' summaries
     ORPHANS = "orphans"  # slo_reverify: intents at a site's HEAD that no successful run delivered
+    ROLLOUT = "rollout"  # validate: the rollout plan (the strategy resolved into waves)
+    APPROVAL = "approval"  # a wave's approve: {required, decision Approve|Reject|TimedOut, by, at}
 
 
 # -- the pipeline's tasks --------------------------------------------------------------------------
@@ -65,6 +67,41 @@ VERIFY_SLOS = "verify_slos"
 DECIDE = "decide"
 REPORT = "report"
 WATCHER = "watcher"
+
+# -- the waves of a rollout ---------------------------------------------------------------------------
+# Each wave is a task group ``wave_<n>``: ``start`` (the wave's sites, or skipped) → ``approve`` →
+# ``sites`` (a task group mapped over the wave's sites: deliver → wait_for_sync → wait_for_o2ims →
+# verify_slos) → ``gate`` (the rollout record so far: go on or stop) → ``revert_failed`` →
+# ``restore_failed`` (a failed site within maxFailures is reverted alone before the next wave).
+
+START = "start"
+APPROVE = "approve"
+SITES = "sites"
+REVERT_FAILED = "revert_failed"
+RESTORE_FAILED = "restore_failed"
+GATE = "gate"
+ROLLOUT = "rollout"  # after the rollback or the report: rollout.json, the run's rollout record
+SITE_TASKS = (DELIVER, WAIT_FOR_SYNC, WAIT_FOR_O2IMS, VERIFY_SLOS)
+
+
+def wave_group(index: int) -> str:
+    """The task group id of the wave of 1-based ``index``."""
+    return f"wave_{index}"
+
+
+def wave_task(index: int, task: str) -> str:
+    """The task id of ``task`` in wave ``index`` (a site task is in the wave's mapped ``sites`` group)."""
+    inner = f"{SITES}.{task}" if task in SITE_TASKS else task
+    return f"{wave_group(index)}.{inner}"
+
+
+def wave_of(task_id: str) -> tuple[int, str] | None:
+    """``(wave index, task)`` of a wave's task id, or None for any other task."""
+    head, _, rest = task_id.partition(".")
+    if not head.startswith("wave_") or not head[5:].isdigit() or not rest:
+        return None
+    return int(head[5:]), rest.removeprefix(f"{SITES}.")
+
 
 # -- the revert → restore → evidence group every DAG that reverts uses ------------------------------
 
@@ -91,14 +128,20 @@ ROLLBACK_EVIDENCE = in_group(ROLLBACK_GROUP, EVIDENCE)
 WITHDRAW_REVERT = in_group(WITHDRAW_GROUP, REVERT)
 WITHDRAW_EVIDENCE = in_group(WITHDRAW_GROUP, EVIDENCE)
 
-PIPELINE_PHASES: dict[str, Phase] = {
-    VALIDATE: Phase.PENDING,
-    COMPILE: Phase.COMPILING,
-    RENDER: Phase.RENDERING,
+WAVE_PHASES: dict[str, Phase] = {
+    APPROVE: Phase.DELIVERING,
     DELIVER: Phase.DELIVERING,
     WAIT_FOR_SYNC: Phase.RECONCILING,
     WAIT_FOR_O2IMS: Phase.RECONCILING,
     VERIFY_SLOS: Phase.VERIFYING,
+}
+"""A wave's tasks that stand for a phase, in order (start, the site's own revert and gate stand for none)."""
+
+PIPELINE_PHASES: dict[str, Phase] = {
+    VALIDATE: Phase.PENDING,
+    COMPILE: Phase.COMPILING,
+    RENDER: Phase.RENDERING,
+    # every wave's tasks of WAVE_PHASES come here, wave by wave (see pipeline_phases)
     DECIDE: Phase.VERIFYING,
     REPORT: Phase.SUCCEEDED,
     ROLLBACK_PLAN: Phase.ROLLING_BACK,
@@ -107,4 +150,14 @@ PIPELINE_PHASES: dict[str, Phase] = {
     ROLLBACK_EVIDENCE: Phase.ROLLING_BACK,
 }
 """The pipeline's tasks in the lifecycle's order, each with the phase it stands for (the watcher,
-which only sets how the run ends, stands for none)."""
+which only sets how the run ends, stands for none), without the waves' tasks."""
+
+
+def pipeline_phases(waves: int) -> dict[str, Phase]:
+    """:data:`PIPELINE_PHASES` with the tasks of ``waves`` waves in their place, in order."""
+    ordered = list(PIPELINE_PHASES.items())
+    at = [task for task, _ in ordered].index(DECIDE)
+    in_waves = [
+        (wave_task(n, task), phase) for n in range(1, waves + 1) for task, phase in WAVE_PHASES.items()
+    ]
+    return dict(ordered[:at] + in_waves + ordered[at:])

@@ -33,7 +33,9 @@ AIRFLOW_SERVICES = [
     "airflow-dag-processor",
     "airflow-triggerer",
 ]
-SERVICES = {*AIRFLOW_SERVICES, "postgres", "gitea", "gitea-init", "prometheus", "grafana", "edge1", "edge2"}
+# One simulator per site of the catalogue (config/sites.yaml), named as the site.
+SITES = [site.name for site in load_settings().catalogue.sites]
+SERVICES = {*AIRFLOW_SERVICES, "postgres", "gitea", "gitea-init", "prometheus", "grafana", *SITES}
 ONE_SHOT = {"airflow-init", "gitea-init"}
 SECRET_NAME = re.compile(r"PASSWORD|TOKEN|SECRET|FERNET|_KEY$")
 VARIABLE = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)")
@@ -198,7 +200,7 @@ def test_secrets_come_from_env(config):
     assert _env(config, "grafana")["GF_SECURITY_ADMIN_PASSWORD"] == env["GRAFANA_ADMIN_PASSWORD"]
     assert _env(config, "gitea")["GITEA__security__SECRET_KEY"] == env["GITEA_SECRET_KEY"]
     assert _env(config, "gitea-init")["GITEA_ADMIN_PASSWORD"] == env["GITEA_ADMIN_PASSWORD"]
-    for site in ("edge1", "edge2"):
+    for site in SITES:
         sim = _env(config, site)
         assert sim["EDGESIM_API_TOKEN"] == env[f"{site.upper()}_API_TOKEN"]
         assert sim["EDGESIM_CONTROL_TOKEN"] == env[f"{site.upper()}_CONTROL_TOKEN"]
@@ -314,7 +316,7 @@ def test_dependencies_wait_for_health_or_completion(config):
         }
     assert depends("gitea-init") == {"gitea": "service_healthy"}
     assert depends("grafana") == {"prometheus": "service_healthy"}
-    for site in ("edge1", "edge2"):
+    for site in SITES:
         assert depends(site) == {"gitea-init": "service_completed_successfully"}
 
 
@@ -334,8 +336,8 @@ def test_the_token_volumes_reach_only_their_users(config):
     assert set(pipeline) == {*AIRFLOW_SERVICES, "gitea-init"}
     assert all(pipeline[name] == {"/run/edge-intent/gitea": True} for name in AIRFLOW_SERVICES)
     sites = mounted("gitea-sites-token")
-    assert set(sites) == {"edge1", "edge2", "gitea-init"}
-    assert sites["edge1"] == {"/run/edge-intent/gitea": True}
+    assert set(sites) == {*SITES, "gitea-init"}
+    assert all(sites[name] == {"/run/edge-intent/gitea": True} for name in SITES)
 
 
 # -- Gitea, simulators, Prometheus, Grafana agree with the site catalogue ----------------------------
@@ -506,7 +508,7 @@ def test_entrypoints_exist_in_the_image_layout(config):
             *init,
             "/opt/edge-intent/deploy/airflow/entrypoint.py",
         ]
-    for site in ("edge1", "edge2"):
+    for site in SITES:
         assert config["services"][site]["entrypoint"] == [
             *init,
             "/opt/edge-intent/deploy/edgesim/entrypoint.py",

@@ -24,6 +24,7 @@ from include.compiler.errors import IntentValidationError
 if TYPE_CHECKING:
     from include.compiler import tmf921, ts28312
     from include.compiler.config import Settings
+    from include.rollout.strategy import RolloutPlan
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ class Intake:
     tmf: tmf921.Intent
     intent: ts28312.Intent
     parser: dict[str, str] = field(default_factory=dict)
+    rollout: RolloutPlan | None = None
 
     @property
     def intent_id(self) -> str:
@@ -68,6 +70,7 @@ def read_intent(
     sites: list[str] | None,
     *,
     settings: Settings,
+    strategy: dict[str, Any] | None = None,
     llm_conn_id: str = LlmHook.default_conn_name,
 ) -> Intake:
     """Read an intent: text, a TMF921 Intent object, or a TMF921 Intent as JSON text.
@@ -75,8 +78,11 @@ def read_intent(
     :param raw: the intent as given.
     :param sites: site override of a text intent (empty or None: the sites the text names).
     :param settings: site catalogue and compiler defaults.
+    :param strategy: the rollout strategy (None: a TMF921 intent's ``rolloutStrategy``
+        characteristic, else the configured default), resolved into waves over the intent's sites.
     :param llm_conn_id: the connection of the language model that reads text, when it exists.
-    :raises IntentValidationError: the intent is invalid; its errors name each field and reason.
+    :raises IntentValidationError: the intent or its strategy is invalid; its errors name each field
+        and reason.
     """
     chosen = list(sites or []) or None
     if isinstance(raw, dict) or (isinstance(raw, str) and raw.lstrip().startswith("{")):
@@ -98,7 +104,27 @@ def read_intent(
         raise IntentValidationError.single(
             "intent", "give natural-language text or a TMF921 Intent object", stage="parse"
         )
-    return Intake(tmf=tmf, intent=api.to_28312(tmf, settings), parser=parser)
+    intent = api.to_28312(tmf, settings)
+    rollout = rollout_plan(tmf, intent, strategy, settings)
+    return Intake(tmf=tmf, intent=intent, parser=parser, rollout=rollout)
+
+
+def rollout_plan(
+    tmf: tmf921.Intent, intent: ts28312.Intent, strategy: dict[str, Any] | None, settings: Settings
+) -> RolloutPlan:
+    """The intent's waves: ``strategy``, else its TMF921 ``rolloutStrategy`` characteristic (an
+    ``ObjectCharacteristic``), else the configured default."""
+    from include.rollout.strategy import FIELD, resolve
+
+    if strategy is None:
+        for characteristic in tmf.characteristic or []:
+            if isinstance(characteristic, dict) and characteristic.get("name") == FIELD:
+                strategy = characteristic.get("value")
+                if not isinstance(strategy, dict):
+                    raise IntentValidationError.single(
+                        f"characteristic[{FIELD}].value", "must be a rollout strategy object", stage="rollout"
+                    )
+    return resolve(strategy, list(intent.sites), settings.catalogue)
 
 
 def refuse(exc: IntentValidationError, ti: Any | None) -> InvalidIntent:
@@ -121,7 +147,12 @@ def validate(params: dict[str, Any], ti: Any | None = None) -> dict[str, Any]:
     from include.compiler.config import load_settings
 
     try:
-        intake = read_intent(params.get("intent"), params.get("sites"), settings=load_settings())
+        intake = read_intent(
+            params.get("intent"),
+            params.get("sites"),
+            settings=load_settings(),
+            strategy=params.get("rollout_strategy") or None,
+        )
     except IntentValidationError as exc:
         raise refuse(exc, ti) from None
     log.info(
@@ -131,6 +162,13 @@ def validate(params: dict[str, Any], ti: Any | None = None) -> dict[str, Any]:
         ", ".join(intake.intent.sites),
         intake.parser_path,
     )
+    waves = intake.rollout.waves if intake.rollout else ()
+    log.info(
+        "Rollout %s: %s",
+        intake.rollout.type if intake.rollout else "-",
+        "; ".join(f"wave {w.index} {w.name}: {', '.join(w.sites)}" for w in waves),
+    )
     if ti is not None:  # the index by which the intent API finds every run of an intent
         ti.xcom_push(key=lifecycle.Key.INTENT_ID, value=intake.intent_id)
+        ti.xcom_push(key=lifecycle.Key.ROLLOUT, value=intake.rollout.to_json() if intake.rollout else None)
     return intake.document

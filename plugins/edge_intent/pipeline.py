@@ -18,25 +18,30 @@ from typing import Any
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from edge_intent.intake import refuse
-from edge_intent.rollout import delivery
+from edge_intent.rollout import delivery, waves
 from edge_intent.rollout.evidence import evidence_dir
-from edge_intent.rollout.revert import Kind, plan
+from edge_intent.rollout.revert import Kind, plan, revert
 from include.compiler import api
 from include.compiler.config import load_settings
 from include.compiler.errors import IntentValidationError
 from include.lifecycle import (
     COMPILE,
     DELIVER,
+    GATE,
     RENDER,
     REPORT,
     ROLLBACK_EVIDENCE,
     ROLLBACK_GROUP,
+    ROLLBACK_RESTORE,
     ROLLBACK_REVERT,
+    ROLLOUT,
     VERIFY_SLOS,
-    WAIT_FOR_O2IMS,
-    WAIT_FOR_SYNC,
     Key,
+    wave_task,
 )
+from include.rollout import record as records
+from include.rollout.record import PASSED, combined_verdict
+from include.rollout.strategy import RolloutPlan
 
 log = logging.getLogger(__name__)
 
@@ -70,67 +75,144 @@ def render(compiled: dict[str, Any]) -> dict[str, Any]:
     return {"intentId": intent_id, "sites": sites}
 
 
-def deliver(rendered: dict[str, Any], *, dry_run: bool, run_id: str | None, ti: Any | None = None):
-    """Delivering: every site's package, one commit per site (see :func:`delivery.deliver`)."""
+def deliver(rendered: dict[str, Any], site: str, *, plan: dict[str, Any], run_id: str | None, ti: Any = None):
+    """Delivering, one site of a wave (see :func:`delivery.deliver`); the rollout's progressDeadline
+    rides on the delivery for the waits."""
+    return delivery.deliver(
+        rendered["intentId"],
+        {site: rendered["sites"][site]},
+        run_id=run_id,
+        ti=ti,
+        progress_deadline=RolloutPlan.from_json(plan).progressDeadline,
+    )
+
+
+def start_wave(ti: Any, run_id: str, index: int, dry_run: bool) -> list[str]:
+    """A wave's sites (see :func:`waves.start`); a dry run starts none."""
     if dry_run:
-        raise AirflowSkipException(
-            f"dry run: intent {rendered['intentId']} compiled and rendered, nothing delivered"
-        )
-    return delivery.deliver(rendered["intentId"], rendered["sites"], run_id=run_id, ti=ti)
+        raise AirflowSkipException("dry run: compiled and rendered, nothing delivered")
+    return waves.start(ti, run_id, index)
+
+
+def revert_failed(ti: Any, run_id: str, index: int) -> dict[str, Any]:
+    """A wave's failed sites within maxFailures, reverted alone (this run's commit at each) before
+    the next wave starts; skipped when none failed or when the rollout stops (the rollback then
+    reverts every site, newest wave first)."""
+    found = ti.xcom_pull(task_ids=wave_task(index, GATE))
+    failed = waves.tolerated(found, index) if found else {}
+    if not failed:
+        raise AirflowSkipException("no failed site to revert alone")
+    wave = found["waves"][index - 1]
+    reasons = {site: wave["sites"][site]["failure"]["reason"] for site in failed}
+    log.warning("Reverting alone (within maxFailures %d): %s", found["maxFailures"], reasons)
+    return revert(
+        plan(
+            Kind.ROLLBACK,
+            {site: [sha] for site, sha in failed.items()},
+            intent_id=found["intentId"],
+            trigger=_trigger_name(reasons[min(reasons)]),
+            reason="; ".join(f"{site}: {reason}" for site, reason in sorted(reasons.items())),
+        ),
+        run_id,
+        ti,
+    )
 
 
 def decide(ti: Any, run_id: str, dry_run: bool) -> str | list[str]:
-    """After Verifying: ``report`` when every rollback-class SLO was met; the rollback group when
-    anything after Delivering failed or an SLO broke; nothing when nothing was delivered (Git says
-    what was, not only the ``delivered`` XCom that a retry erases)."""
+    """After the last wave: ``report`` when the rollout went through (every failure within
+    maxFailures, reverted alone) and some site passed; the rollback group when it stopped or
+    anything delivered is not accounted for; nothing when nothing is left delivered (Git says
+    what was, not only the ``delivered`` XComs that a retry erases)."""
     if dry_run:
         log.info("Dry run: nothing was delivered, nothing to report or roll back")
         return []
-    if not delivery.delivered(ti, run_id):
+    delivered = delivery.delivered(ti, run_id)
+    if not delivered:
         log.info("Nothing was delivered: nothing to report or roll back")
         return []
-    verdict = ti.xcom_pull(task_ids=VERIFY_SLOS)
-    if verdict and verdict.get("result") == "pass":
-        log.info("Every rollback-class SLO was met: Succeeded")
+    found = waves.latest(ti)
+    remaining = _remaining(found, delivered)
+    passed = [
+        s for w in (found or {}).get("waves", []) for s, o in w["sites"].items() if o["state"] == PASSED
+    ]
+    if found and not found["stopped"] and passed:
+        log.info(
+            "The rollout went through: %s passed (%d failure(s) tolerated)",
+            ", ".join(passed),
+            found["failures"],
+        )
         return REPORT
-    reason = (
-        f"SLO verdict {verdict['result']} ({verdict['trigger']})"
-        if verdict
-        else "a phase after Delivering failed"
-    )
-    log.warning("Rolling back: %s", reason)
+    if not remaining:
+        log.warning("Every delivered site failed and was reverted alone: nothing left to roll back")
+        return []
+    reason = found["stopped"]["reason"] if found and found["stopped"] else "a wave did not complete"
+    log.warning("Rolling back %s: %s", ", ".join(remaining), reason)
     return ROLLBACK_GROUP
 
 
-def _trigger(ti: Any) -> tuple[str, dict[str, Any] | None, dict[str, Any] | None]:
-    verdict = ti.xcom_pull(task_ids=VERIFY_SLOS)
-    if verdict and verdict.get("result") == "breach":
-        return verdict.get("trigger") or "slo_breach", verdict, None
-    for task_id, kind in ((WAIT_FOR_SYNC, "sync"), (WAIT_FOR_O2IMS, "o2ims")):
-        failure = ti.xcom_pull(task_ids=task_id, key=Key.FAILURE)
-        if failure:
-            return f"{kind}_{'timeout' if failure['kind'] == 'timeout' else 'failed'}", verdict, failure
-    if ti.xcom_pull(task_ids=DELIVER) is None:
-        return "delivery_failed", verdict, None
-    return "verification_failed", verdict, None
+def _remaining(found: dict[str, Any] | None, delivered: dict[str, dict[str, Any]]) -> list[str]:
+    """Sites with a commit of this run's own still in effect (not reverted alone)."""
+    reverted = {
+        site
+        for w in (found or {}).get("waves", [])
+        for site, o in w["sites"].items()
+        if (o.get("revert") or {}).get("commit")
+    }
+    return sorted(site for site, d in delivered.items() if d.get("created", True) and site not in reverted)
+
+
+def _trigger_name(reason: str) -> str:
+    return reason.split(":", 1)[0].strip().replace(" ", "_") or "rollout_stopped"
+
+
+def _trigger(
+    ti: Any, found: dict[str, Any] | None
+) -> tuple[str, dict[str, Any] | None, dict[str, Any] | None]:
+    """Why the rollout stopped, and the failed site's SLO verdict or wait failure (for evidence)."""
+    stopped = (found or {}).get("stopped")
+    if not stopped:
+        return "verification_failed", None, None
+    index = stopped["wave"]
+    wave = found["waves"][index - 1]
+    if wave["state"] == "Rejected":
+        decision = (wave["approval"].get("decision") or "Reject").lower()
+        return ("approval_timeout" if decision == "timedout" else "approval_rejected"), None, None
+    failed = wave.get("failed") or []
+    if not failed:
+        return "rollout_stopped", None, None
+    site = failed[0]
+    seen = waves.seen(ti, index).get(site, {})
+    trigger = _trigger_name(wave["sites"][site]["failure"]["reason"])
+    return trigger, seen.get("slo"), seen.get("syncFailure") or seen.get("o2imsFailure")
 
 
 def rollback_plan(context: dict[str, Any]) -> dict[str, Any]:
-    """RollingBack: revert exactly this run's commit on each site it reached."""
+    """RollingBack: revert exactly this run's commit on each site it reached and did not revert yet,
+    the newest wave first."""
     ti, run_id = context["ti"], context["run_id"]
     # A delivery that made no commit (the same files were already on main) belongs to an earlier
     # run that stands behind it: this run has nothing of its own there to revert.
-    delivered = {site: d for site, d in delivery.delivered(ti, run_id).items() if d.get("created", True)}
-    if not delivered:
-        raise AirflowFailException("this run made no delivery commit of its own: nothing to roll back")
-    trigger, verdict, failure = _trigger(ti)
+    delivered = delivery.delivered(ti, run_id)
+    found = waves.latest(ti)
+    remaining = _remaining(found, delivered)
+    if not remaining:
+        raise AirflowFailException(
+            "this run has no delivery commit of its own in effect: nothing to roll back"
+        )
+    rollout_plan = waves.plan_of(ti)
+    wave_of = {s: w.index for w in rollout_plan.waves for s in w.sites} if rollout_plan else {}
+    order = sorted(remaining, key=lambda s: (-wave_of.get(s, 0), s))
+    trigger, verdict, failure = _trigger(ti, found)
     return plan(
         Kind.ROLLBACK,
-        {site: [d["sha"]] for site, d in delivered.items()},
+        {site: [delivered[site]["sha"]] for site in remaining},
         intent_id=ti.xcom_pull(task_ids=RENDER)["intentId"],
         trigger=trigger,
+        reason=(found or {}).get("stopped", {}).get("reason", "") if found else "",
         verdict=verdict,
         failure=failure,
+        order=order,
+        rollout=found,
     )
 
 
@@ -141,7 +223,15 @@ def report(ti: Any, run_id: str) -> dict[str, Any]:
     from include.evidence import report as reports
 
     intent = ts28312.Intent.model_validate(ti.xcom_pull(task_ids=COMPILE)["intent"])
-    verdict = ti.xcom_pull(task_ids=VERIFY_SLOS)
+    found = waves.latest(ti) or {}
+    verdict = combined_verdict(
+        [
+            v
+            for w in found.get("waves", [])
+            for v in waves.pulled(ti, w["index"], VERIFY_SLOS)
+            if isinstance(v, dict) and v.get("result") == "pass"
+        ]
+    )
     fulfilment = reports.fulfilment_report(intent, verdict)
     intent_report = reports.intent_report(intent, fulfilment, run_id=run_id, now=time.time())
     folder = document.run_folder(evidence_dir(), intent.id, run_id)
@@ -156,9 +246,33 @@ def report(ti: Any, run_id: str) -> dict[str, Any]:
     return {"path": str(path), "intentReport": intent_report.to_json()}
 
 
+def close_rollout(ti: Any, run_id: str) -> dict[str, Any]:
+    """The run's rollout record, closed (Succeeded, RolledBack or Failed, with the rollback's reverts
+    and evidence), written as ``rollout.json`` beside ``evidence.json``."""
+    from include.evidence import document
+
+    found = waves.latest(ti)
+    if found is None:
+        raise AirflowSkipException("no rollout was planned (the intent was not validated)")
+    closed = records.close(
+        found,
+        succeeded=bool(ti.xcom_pull(task_ids=REPORT)),
+        reverts=ti.xcom_pull(task_ids=ROLLBACK_REVERT, key=Key.REVERTS),
+        restored=ti.xcom_pull(task_ids=ROLLBACK_RESTORE),
+        evidence=ti.xcom_pull(task_ids=ROLLBACK_EVIDENCE),
+    )
+    folder = document.run_folder(evidence_dir(), found["intentId"], run_id)
+    path = document.write_atomic(closed, folder, "rollout.json")
+    log.info("Rollout %s: %s, %d failure(s); record %s", run_id, closed["state"], closed["failures"], path)
+    return {**closed, "path": str(path)}
+
+
 def watch(ti: Any, dry_run: bool) -> str:
     """Make the run end Failed unless the intent reached Succeeded (RollingBack ends Failed too)."""
+    found = ti.xcom_pull(task_ids=ROLLOUT) or {}
     if ti.xcom_pull(task_ids=REPORT):
+        if found.get("failures"):
+            return f"Succeeded; {found['failures']} failed site(s) reverted alone, within maxFailures"
         return "Succeeded"
     evidence = ti.xcom_pull(task_ids=ROLLBACK_EVIDENCE)
     if evidence or ti.xcom_pull(task_ids=ROLLBACK_REVERT, key=Key.REVERTS):
@@ -167,13 +281,24 @@ def watch(ti: Any, dry_run: bool) -> str:
             if evidence
             else "no evidence could be written"
         )
-        raise AirflowFailException(f"the intent was rolled back ({where})")
+        stopped = (found.get("stopped") or {}).get("reason")
+        raise AirflowFailException(f"the intent was rolled back{f' ({stopped})' if stopped else ''}; {where}")
     if dry_run and ti.xcom_pull(task_ids=RENDER):
         return "Dry run: compiled and rendered, nothing delivered"
-    delivered = ti.xcom_pull(task_ids=DELIVER, key=Key.DELIVERED)
+    plan_ = waves.plan_of(ti)
+    delivered: dict[str, Any] = {}
+    for wave in plan_.waves if plan_ else ():
+        for value in waves.pulled(ti, wave.index, DELIVER, Key.DELIVERED):
+            delivered.update(value or {})
+    remaining = _remaining(found or waves.latest(ti), delivered)
+    if remaining:
+        raise AirflowFailException(
+            f"delivered to {', '.join(remaining)} and NOT rolled back (see the failed task): "
+            "withdraw it with intent_withdraw, or let intent_reconcile take it out"
+        )
     if delivered:
         raise AirflowFailException(
-            f"delivered to {', '.join(sorted(delivered))} and NOT rolled back (see the failed task): "
-            "withdraw it with intent_withdraw, or let intent_reconcile take it out"
+            f"every delivered site ({', '.join(sorted(delivered))}) failed and was reverted alone; "
+            "nothing of the intent stands"
         )
     raise AirflowFailException("the run failed before anything was delivered; see the failed task")

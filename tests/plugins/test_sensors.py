@@ -46,12 +46,12 @@ def test_trigger_serializes_to_an_importable_class():
 
 
 def test_trigger_fires_success_when_every_site_is_synced(sites_stack):
-    targets = {site: {"sha": deliver(site, "trig-ok")} for site in ("edge1", "edge2")}
+    targets = {site: {"sha": deliver(site, "trig-ok")} for site in sites_stack.sites}
     event = first_event(
         SiteWaitTrigger(kind="rootsync", targets=targets, deadline=time.time() + 30, poll_interval=0.2)
     )
     assert event["status"] == "success"
-    assert set(event["sites"]) == {"edge1", "edge2"}
+    assert set(event["sites"]) == set(sites_stack.sites) == {"edge1", "edge2", "edge3"}
 
 
 def test_trigger_fires_timeout_naming_the_site(sites_stack):

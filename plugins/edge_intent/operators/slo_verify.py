@@ -25,10 +25,12 @@ class SLOVerifyOperator(BaseOperator):
     :param targets: the deliver task's result (sites).
     :param compiled: the compile task's result.
     :param profile: a profile of ``config/slo.yaml`` (``default``: 10 min; ``demo``: 30 s).
+    :param rollout: the rollout plan: its ``minSuccessTime`` is the soak, seconds the sites stay under
+        verification after the profile's window (a breach while soaking fails them too).
     :param prometheus_conn_id: the Prometheus connection.
     """
 
-    template_fields: Sequence[str] = ("targets", "compiled", "profile")
+    template_fields: Sequence[str] = ("targets", "compiled", "profile", "rollout")
     ui_color = "#fdf2e8"
 
     def __init__(
@@ -37,6 +39,7 @@ class SLOVerifyOperator(BaseOperator):
         targets: Any,
         compiled: Any,
         profile: str = "default",
+        rollout: Any = None,
         prometheus_conn_id: str = PrometheusHook.default_conn_name,
         **kwargs,
     ) -> None:
@@ -44,6 +47,7 @@ class SLOVerifyOperator(BaseOperator):
         self.targets = targets
         self.compiled = compiled
         self.profile = profile
+        self.rollout = rollout
         self.prometheus_conn_id = prometheus_conn_id
 
     @cached_property
@@ -55,4 +59,8 @@ class SLOVerifyOperator(BaseOperator):
         from include.compiler import ts28312
 
         intent = ts28312.Intent.model_validate(self.compiled["intent"])
-        return verify_sites(intent.id, site_targets(intent, list(self.targets)), self.profile, self.hook)
+        soak = float((self.rollout or {}).get("minSuccessTime") or 0)
+        verdict = verify_sites(
+            intent.id, site_targets(intent, list(self.targets)), self.profile, self.hook, soak=soak
+        )
+        return {**verdict, "sites": sorted(self.targets), "soak": soak}

@@ -15,7 +15,7 @@ from typing import Any
 from edge_intent.hooks.site_repo import SiteRepoHook
 from include.compiler import names
 from include.gitops.repo import commit_message
-from include.lifecycle import DELIVER, RENDER, Key
+from include.lifecycle import DELIVER, RENDER, START, Key, wave_task
 
 log = logging.getLogger(__name__)
 
@@ -36,11 +36,15 @@ def deliver(
     run_id: str | None,
     ti: Any | None = None,
     git_conn_id: str = SiteRepoHook.default_conn_name,
+    progress_deadline: float | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Commit each site's files under ``intents/<intent_id>/`` and push; ``{site: delivery}``.
 
     What has landed is pushed to the XCom ``delivered`` after each site, so a later site's failure
     leaves the record of the earlier ones.
+
+    :param progress_deadline: seconds a site has, from its push, to be synced and provisioned (the
+        rollout's ``progressDeadline``): each delivery then carries its ``deadline`` for the waits.
     """
     hook = SiteRepoHook(git_conn_id)
     done: dict[str, dict[str, Any]] = {}
@@ -56,6 +60,7 @@ def deliver(
             result.attempts,
             result.seconds,
         )
+        pushed_at = time.time()  # the push has just landed (or was already there)
         done[site] = _record(
             repo,
             intent_id,
@@ -63,8 +68,10 @@ def deliver(
             result.sha,
             created=result.created,
             seconds=round(result.seconds, 3),
-            pushedAt=time.time(),  # the push has just landed (or was already there)
+            pushedAt=pushed_at,
         )
+        if progress_deadline is not None:
+            done[site]["deadline"] = pushed_at + progress_deadline
         if ti is not None:
             ti.xcom_push(key=Key.DELIVERED, value=done)
     return done
@@ -79,18 +86,27 @@ class DeliveryUnknown(RuntimeError):
 def delivered(
     ti: Any, run_id: str, git_conn_id: str = SiteRepoHook.default_conn_name
 ) -> dict[str, dict[str, Any]]:
-    """What this run delivered: the ``delivered`` XCom, and every site whose repository holds a
-    delivery commit of this intent made by this run that the XCom lost (``recoveredFromGit``).
+    """What this run delivered, over every wave: the ``delivered`` XComs of the waves' deliver tasks,
+    and every site a wave started whose repository holds a delivery commit of this intent made by
+    this run that the XCom lost (``recoveredFromGit``).
 
-    :raises DeliveryUnknown: a site the XCom does not cover cannot be read.
+    :raises DeliveryUnknown: a started site the XComs do not cover cannot be read.
     """
-    found = dict(ti.xcom_pull(task_ids=DELIVER, key=Key.DELIVERED) or {})
+    from edge_intent.rollout import waves
+
+    plan = waves.plan_of(ti)
     rendered = ti.xcom_pull(task_ids=RENDER)
-    if not rendered:
-        return found
+    if plan is None or not rendered:
+        return {}
+    found: dict[str, dict[str, Any]] = {}
+    started: list[str] = []
+    for wave in plan.waves:
+        for value in waves.pulled(ti, wave.index, DELIVER, Key.DELIVERED):
+            found.update(value or {})
+        started += ti.xcom_pull(task_ids=wave_task(wave.index, START)) or []
     intent_id = rendered["intentId"]
     hook = SiteRepoHook(git_conn_id)
-    for site in sorted(set(rendered["sites"]) - set(found)):
+    for site in sorted(set(started) - set(found)):
         try:
             repo = hook.get_repo(site)
             commits = repo.deliveries_of_run(intent_id, run_id)

@@ -108,6 +108,9 @@ def _intent_document(revert_plan, reverts, restore, restore_failure, dag_id, run
     if withdraw:
         document["reason"] = revert_plan.get("reason") or ""
         document["withdrawn"] = {site: planned["commits"] for site, planned in sorted(sites.items())}
+    if revert_plan.get("rollout"):  # a progressive rollout rolled back: its waves, as the gate saw them
+        document["rollout"] = revert_plan["rollout"]
+    if withdraw or revert_plan.get("rollout"):
         document["sha256"] = documents.digest(document)
     return document, documents.write(document, evidence_dir())
 

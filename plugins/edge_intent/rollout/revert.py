@@ -3,7 +3,8 @@
 A plan is plain data (an XCom), made by the DAG that reverts:
 
 ``{"kind": "rollback" | "withdraw" | "reset", "intentId", "trigger", "reason", "verdict", "failure",
-"sites": {site: {"commits": [sha, ...]}}}``, and for a reset also ``name`` and ``tag``.
+"sites": {site: {"commits": [sha, ...]}}}``, and for a reset also ``name`` and ``tag``; ``order``
+(optional) lists the sites in the order to revert them (a progressive rollout: the newest wave first).
 
 * ``rollback``: the commits one pipeline run delivered (or that re-verification found in effect);
 * ``withdraw``: every delivery commit of the intent still in effect; the intent's directory must go
@@ -128,7 +129,10 @@ def revert(
     hook = SiteRepoHook(git_conn_id)
     results: dict[str, dict[str, Any]] = {}
     errors = []
-    for site, planned in sorted(revert_plan["sites"].items()):
+    # a plan's ``order`` reverts the newest wave first; otherwise, by site name
+    order = [s for s in revert_plan.get("order") or [] if s in revert_plan["sites"]]
+    for site in order + sorted(set(revert_plan["sites"]) - set(order)):
+        planned = revert_plan["sites"][site]
         try:
             results[site] = _revert_site(hook.get_repo(site), site, planned, revert_plan, run_id)
         except GitError as exc:

@@ -54,11 +54,14 @@ def verify_sites(
     targets: dict[str, dict[str, float]],
     profile_name: str,
     hook: PrometheusHook,
+    *,
+    soak: float = 0.0,
 ) -> dict[str, Any]:
     """The verdict (``pass`` or ``breach``, as JSON) of the intent's SLOs at every site of ``targets``.
 
     :param targets: ``{site: {targetName: value}}``, the intent's own targets at each site.
     :param profile_name: a profile of ``config/slo.yaml``.
+    :param soak: seconds of verification after the profile's window (a rollout's minSuccessTime).
     """
     from include.slo.definitions import load_config, slos_for
     from include.slo.evaluate import verify
@@ -69,6 +72,9 @@ def verify_sites(
             f"slo_profile: unknown profile {profile_name!r}; known: {', '.join(config.profiles)}"
         )
     profile = config.profiles[profile_name]
+    if soak > 0:
+        log.info("Soak: %gs of verification after the %gs window", soak, profile.window)
+        profile = profile.model_copy(update={"window": profile.window + soak})
     slos = []
     for site, at_site in sorted(targets.items()):
         slos += slos_for(

@@ -64,6 +64,7 @@ class SiteWaitSensor(BaseSensorOperator):
         self._done_at: dict[str, float] = {}  # site -> when this wait first saw it done
         self._pending = ""  # what the sites still pending said at the last poke
         self._sites: dict[str, Any] = {}  # every site's verdict at the last poke
+        self._by_deadline = False  # the wait's timeout is the rollout's progressDeadline
 
     def _record(self, context, kind: str, message: str, sites: dict[str, Any] | None) -> None:
         """Leave the failure, with every site's last verdict, in the XCom ``failure`` (for evidence)."""
@@ -76,6 +77,7 @@ class SiteWaitSensor(BaseSensorOperator):
                     "kind": kind,
                     "message": message,
                     "at": time.time(),
+                    "targets": sorted(self.targets or {}),
                     "sites": sites if sites is not None else self._sites,
                 },
             )
@@ -85,8 +87,22 @@ class SiteWaitSensor(BaseSensorOperator):
         return SiteWaitFailed(message)
 
     def _timeout(self, context, message: str, sites: dict[str, Any] | None = None) -> AirflowSensorTimeout:
+        if self._by_deadline:
+            message = f"missed the rollout's progressDeadline: {message}"
         self._record(context, WaitStatus.TIMEOUT.value, message, sites)
         return AirflowSensorTimeout(f"{self.what} did not complete within {self.timeout:g} s: {message}")
+
+    def _apply_deadline(self) -> None:
+        """A delivery with a ``deadline`` (its rollout's progressDeadline, epoch seconds) shortens the
+        wait to it: a site not synced and provisioned by then has failed."""
+        deadlines = [
+            t["deadline"]
+            for t in (self.targets or {}).values()
+            if isinstance(t, dict) and isinstance(t.get("deadline"), int | float)
+        ]
+        if deadlines and min(deadlines) - time.time() < self.timeout:
+            self.timeout = max(1.0, min(deadlines) - time.time())
+            self._by_deadline = True
 
     def _done(self, context, result: dict[str, Any]) -> dict[str, Any]:
         """Record when the last site was first seen done (not when the worker resumed: a deferred
@@ -116,6 +132,7 @@ class SiteWaitSensor(BaseSensorOperator):
     def execute(self, context) -> dict[str, dict[str, Any]]:
         if not self.targets:
             return {}
+        self._apply_deadline()
         if not self.deferrable:
             try:
                 return super().execute(context)
@@ -140,6 +157,7 @@ class SiteWaitSensor(BaseSensorOperator):
 
     def execute_complete(self, context, event: dict[str, Any]) -> dict[str, dict[str, Any]]:
         status = event.get("status")
+        self._apply_deadline()  # a resumed task is a new instance: say again what bound the wait
         if status == WaitStatus.SUCCESS:
             self.log.info("%s complete: %s", self.what, event["message"])
             return self._done(context, event["sites"])

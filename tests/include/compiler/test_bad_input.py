@@ -23,7 +23,7 @@ BASE_TEXT = "URLLC slice with 5 ms latency at edge1"
         ("URLLC with 200% reliability at edge1", "text", "reliability 200 % is out of range"),
         ("eMBB with 10^12 Mbps download at edge1", "text", "DlThptPerUE 1e+15 kbit/s is out of range"),
         ("URLLC with 5 ms latency for 0 devices at edge1", "text", "maxNumberofUEs 0 UEs is out of range"),
-        ("URLLC slice at edge7", "text", "unknown site 'edge7'; known sites are edge1, edge2"),
+        ("URLLC slice at edge7", "text", "unknown site 'edge7'; known sites are edge1, edge2, edge3"),
         ("URLLC slice at edge1\x00", "text", "contains control characters"),
         ("URLLC slice at edge1 \u202e2egde", "text", "bidirectional overrides"),
         ("URLLC slice at edge site 9", "text", "unknown site 'edge site 9'"),
@@ -34,7 +34,7 @@ BASE_TEXT = "URLLC slice with 5 ms latency at edge1"
         ("eMBB at edge1 with 1 Gbps download and 2 Gbps download", "text", "gives DlThptPerUE twice"),
         ("URLLC at edge1 with priority 500", "text", "priority 500 must be a whole number from 1 to 100"),
         ("URLLC with 99.999 reliability at edge1", "text", "needs a % sign"),
-        ("URLLC slice with 5 ms latency", "text", "names no target site; name one of edge1, edge2"),
+        ("URLLC slice with 5 ms latency", "text", "names no target site; name one of edge1, edge2, edge3"),
     ],
 )
 def test_parse_rejects(settings, text, field, message):
@@ -48,7 +48,7 @@ def test_parse_rejects(settings, text, field, message):
 
 def test_parse_rejects_unknown_override_site(settings):
     with pytest.raises(
-        IntentValidationError, match="site: unknown site 'edge9'; known sites are edge1, edge2"
+        IntentValidationError, match="site: unknown site 'edge9'; known sites are edge1, edge2, edge3"
     ):
         api.parse(BASE_TEXT, settings, sites=["edge9"])
 

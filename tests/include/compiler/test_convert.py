@@ -34,7 +34,7 @@ def test_every_target_survives(converted):
         "maxNumberofUEs": 1_500,
     }
     assert set(expected) == set(KINDS)  # the sample exercises every known target
-    assert converted.sites == ["edge1", "edge2"]
+    assert converted.sites == ["edge1", "edge2", "edge3"]
     for expectation in converted.intentExpectations:
         found = {t.targetName: target_value(t) for t in expectation.expectationTargets}
         assert found == pytest.approx(expected)

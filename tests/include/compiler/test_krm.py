@@ -22,7 +22,7 @@ def _objects(files):
 def test_package_per_site(settings, many_targets_intent):
     intent = api.to_28312(many_targets_intent, settings)
     site_packages = api.packages(intent, settings)
-    assert list(site_packages) == ["edge1", "edge2"]
+    assert list(site_packages) == ["edge1", "edge2", "edge3"]
     for site, files in site_packages.items():
         assert {
             "Kptfile",

@@ -1,0 +1,129 @@
+"""The task-group factory of a rollout's wave: ``start → approve → sites[site] → gate → revert_failed
+→ restore_failed``, where ``sites`` is a task group mapped over the wave's sites (each instance
+labelled by its site in the grid): ``deliver → wait_for_sync → wait_for_o2ims → verify_slos``.
+
+A site's failure fails its own task (red in the grid: the phase that failed) and no other site's;
+the gate folds the wave into the rollout record and says whether the next wave starts. The pipeline
+DAG has one such group per wave the catalogue allows (``wave_1``, ``wave_2``, ...); a wave the plan
+does not have, or that a stopped rollout never reaches, is skipped whole.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from airflow.sdk import TaskGroup, TriggerRule, XComArg, get_current_context, task, task_group
+
+from edge_intent.dagparams import wait_timeout
+from edge_intent.operators.approval import WaveApprovalOperator
+from edge_intent.operators.slo_verify import SLOVerifyOperator
+from edge_intent.rollout.group import WAIT_RETRIES
+from edge_intent.sensors.site_wait import ProvisioningRequestSensor, RestoreSensor, RootSyncSensor
+from include.lifecycle import (
+    APPROVE,
+    DELIVER,
+    GATE,
+    RESTORE_FAILED,
+    REVERT_FAILED,
+    SITES,
+    START,
+    VERIFY_SLOS,
+    WAIT_FOR_O2IMS,
+    WAIT_FOR_SYNC,
+    wave_group,
+)
+
+SITE_LABEL = "{{ task.targets.keys() | first if task.targets else '' }}"
+"""The grid's label of a site wait's or verification's mapped instance: its site."""
+
+
+def wave(index: int, *, rendered: XComArg, compiled: XComArg, plan: XComArg, profile: str) -> TaskGroup:
+    """The task group of wave ``index`` (1-based), its last task's output returned for wiring."""
+
+    with TaskGroup(wave_group(index), tooltip=f"Wave {index} of the rollout") as group:
+
+        # runs when the previous wave's restore was skipped (no failed site to revert alone)
+        @task(task_id=START, task_display_name=f"Wave {index}: start", trigger_rule=TriggerRule.NONE_FAILED)
+        def start() -> list[str]:
+            from edge_intent import pipeline
+
+            context = get_current_context()
+            return pipeline.start_wave(context["ti"], context["run_id"], index, context["params"]["dry_run"])
+
+        sites = start()
+        approved = WaveApprovalOperator(
+            task_id=APPROVE, task_display_name=f"Wave {index}: approve", wave=index, plan=plan, sites=sites
+        )
+
+        @task(
+            task_id=DELIVER,
+            task_display_name="Delivering",
+            execution_timeout=timedelta(minutes=1),
+            map_index_template="{{ site }}",
+        )
+        def deliver(site: str, rendered: dict, plan: dict) -> dict:
+            from edge_intent import pipeline
+
+            context = get_current_context()
+            context["site"] = site  # the instance's label in the grid
+            return pipeline.deliver(rendered, site, plan=plan, run_id=context["run_id"], ti=context["ti"])
+
+        @task_group(group_id=SITES)
+        def site_flow(site: str, rendered: dict, plan: dict, compiled: dict):
+            delivered = deliver(site, rendered, plan)
+            synced = RootSyncSensor(
+                task_id=WAIT_FOR_SYNC,
+                task_display_name="Reconciling: RootSync",
+                targets=delivered,
+                timeout=wait_timeout(),
+                map_index_template=SITE_LABEL,
+                **WAIT_RETRIES,
+            )
+            fulfilled = ProvisioningRequestSensor(
+                task_id=WAIT_FOR_O2IMS,
+                task_display_name="Reconciling: O2IMS",
+                targets=delivered,
+                timeout=wait_timeout(),
+                map_index_template=SITE_LABEL,
+                **WAIT_RETRIES,
+            )
+            verified = SLOVerifyOperator(
+                task_id=VERIFY_SLOS,
+                task_display_name="Verifying: SLOs",
+                targets=delivered,
+                compiled=compiled,
+                profile=profile,
+                rollout=plan,
+                execution_timeout=timedelta(minutes=11),
+                retries=0,
+                map_index_template=SITE_LABEL,
+            )
+            synced >> fulfilled >> verified
+
+        ran = site_flow.partial(rendered=rendered, plan=plan, compiled=compiled).expand(site=sites)
+
+        @task(task_id=GATE, task_display_name=f"Wave {index}: gate", trigger_rule=TriggerRule.ALL_DONE)
+        def gate() -> dict[str, Any]:
+            from edge_intent.rollout import waves
+
+            context = get_current_context()
+            return waves.gate(context["ti"], context["run_id"], index)
+
+        @task(task_id=REVERT_FAILED, task_display_name=f"Wave {index}: revert failed sites")
+        def revert_failed() -> dict[str, Any]:
+            from edge_intent import pipeline
+
+            context = get_current_context()
+            return pipeline.revert_failed(context["ti"], context["run_id"], index)
+
+        reverted = revert_failed()
+        restored = RestoreSensor(
+            task_id=RESTORE_FAILED,
+            task_display_name=f"Wave {index}: restore sync",
+            targets=reverted,
+            timeout=wait_timeout(),
+            **WAIT_RETRIES,
+        )
+        approved >> ran >> gate() >> reverted >> restored
+    return group
