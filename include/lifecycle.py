@@ -52,6 +52,7 @@ class Key(StrEnum):
     SUMMARY = "summary"  # the operations DAGs' summaries
     ORPHANS = "orphans"  # slo_reverify: intents at a site's HEAD that no successful run delivered
     ROLLOUT = "rollout"  # validate: the rollout plan (the strategy resolved into waves)
+    VERDICT = "verdict"  # verify_slos: the SLO verdict, also when the task failed on a breach
     APPROVAL = "approval"  # a wave's approve: {required, decision Approve|Reject|TimedOut, by, at}
 
 

@@ -85,7 +85,9 @@ def site_outcome(site: str, seen: dict[str, Any]) -> dict[str, Any]:
         "deliveredAt": delivery.get("pushedAt"),
         "syncedAt": (seen.get("synced") or {}).get("at"),
         "provisionedAt": (seen.get("provisioned") or {}).get("at"),
+        "o2ims": {k: (seen.get("provisioned") or {}).get(k) for k in ("createdAt", "fulfilledAt")},
         "slo": {k: slo.get(k) for k in ("result", "trigger", "started", "ended", "soak")} if slo else None,
+        "slos": (slo.get("slos") or {}).get(site) if slo else None,
     }
     failure = _failure_of(site, seen)
     out["state"] = PASSED if failure is None else FAILED

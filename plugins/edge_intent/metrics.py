@@ -37,7 +37,7 @@ import hmac
 import logging
 import os
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
@@ -70,13 +70,7 @@ FINISHED = ("success", "failed")
 XCOMS = (
     (lifecycle.WATCHER, Key.RETURN),
     (lifecycle.VALIDATE, Key.ERRORS),
-    (lifecycle.DELIVER, Key.DELIVERED),
-    (lifecycle.DELIVER, Key.RETURN),
-    (lifecycle.WAIT_FOR_SYNC, Key.RETURN),
-    (lifecycle.WAIT_FOR_SYNC, Key.COMPLETED_AT),
-    (lifecycle.WAIT_FOR_O2IMS, Key.RETURN),
-    (lifecycle.WAIT_FOR_O2IMS, Key.COMPLETED_AT),
-    (lifecycle.VERIFY_SLOS, Key.RETURN),
+    (lifecycle.ROLLOUT, Key.RETURN),
     (lifecycle.ROLLBACK_REVERT, Key.REVERTS),
     (lifecycle.ROLLBACK_EVIDENCE, Key.RETURN),
 )
@@ -123,49 +117,32 @@ def result_of(state: str, conf: dict[str, Any] | None, xcoms: dict[tuple[str, st
 
 
 def facts_of(state: str, conf: dict[str, Any] | None, xcoms: dict[tuple[str, str], Any]) -> RunFacts:
-    """Everything one finished run contributes (pure: the DB is read elsewhere)."""
-    delivered = (
-        xcoms.get((lifecycle.DELIVER, Key.DELIVERED)) or xcoms.get((lifecycle.DELIVER, Key.RETURN)) or {}
-    )
-    delivered = delivered if isinstance(delivered, dict) else {}
-
-    def pushed(site: str) -> float | None:
-        delivery = delivered.get(site)
-        # A delivery that created no commit (the content was already there) pushed nothing new.
-        if not isinstance(delivery, dict) or delivery.get("created") is False:
-            return None
-        return _number(delivery.get("pushedAt"))
-
-    def done(task: str) -> Iterator[tuple[str, dict[str, Any], float | None]]:
-        """Each site the wait saw done, with when (its own ``at``, else the wait's end)."""
-        verdicts = xcoms.get((task, Key.RETURN))
-        completed = _number(xcoms.get((task, Key.COMPLETED_AT)))
-        for site, verdict in sorted((verdicts if isinstance(verdicts, dict) else {}).items()):
-            if isinstance(verdict, dict) and verdict.get("state") == "done":
-                yield site, verdict, _number(verdict.get("at")) or completed
-
-    sync_lags = {}
-    for site, _, at in done(lifecycle.WAIT_FOR_SYNC):
-        start = pushed(site)
-        if start is not None and at is not None:
-            sync_lags[site] = (start, max(0.0, at - start))
-    o2ims = {}
-    for site, verdict, at in done(lifecycle.WAIT_FOR_O2IMS):
-        start = pushed(site)
-        if start is None:
-            continue
-        created, fulfilled = _number(verdict.get("createdAt")), _number(verdict.get("fulfilledAt"))
-        if created is not None and fulfilled is not None and fulfilled >= created:
-            o2ims[site] = fulfilled - created
-        elif at is not None:
-            o2ims[site] = max(0.0, at - start)
+    """Everything one finished run contributes, from its rollout record (pure: the DB is read
+    elsewhere): each site of every wave with its push, sync, O2IMS and SLO evaluations."""
+    rollout = xcoms.get((lifecycle.ROLLOUT, Key.RETURN))
+    waves = rollout.get("waves") if isinstance(rollout, dict) else None
+    sync_lags: dict[str, tuple[float, float]] = {}
+    o2ims: dict[str, float] = {}
     slos: dict[tuple[str, str], tuple[int, int]] = {}
-    verdict = xcoms.get((lifecycle.VERIFY_SLOS, Key.RETURN))
-    by_site = verdict.get("slos") if isinstance(verdict, dict) else None
-    for site, entries in sorted((by_site if isinstance(by_site, dict) else {}).items()):
-        for name, entry in sorted((entries if isinstance(entries, dict) else {}).items()):
-            if isinstance(entry, dict):
-                slos[(name, site)] = (int(entry.get("evaluations") or 0), int(entry.get("failures") or 0))
+    for wave in waves if isinstance(waves, list) else []:
+        for site, out in sorted((wave.get("sites") or {}).items() if isinstance(wave, dict) else []):
+            if not isinstance(out, dict):
+                continue
+            # A delivery that created no commit (the content was already there) pushed nothing new.
+            pushed = _number(out.get("deliveredAt")) if out.get("created") else None
+            synced, provisioned = _number(out.get("syncedAt")), _number(out.get("provisionedAt"))
+            if pushed is not None and synced is not None:
+                sync_lags[site] = (pushed, max(0.0, synced - pushed))
+            times = out.get("o2ims") if isinstance(out.get("o2ims"), dict) else {}
+            created, fulfilled = _number(times.get("createdAt")), _number(times.get("fulfilledAt"))
+            if pushed is not None and created is not None and fulfilled is not None and fulfilled >= created:
+                o2ims[site] = fulfilled - created
+            elif pushed is not None and provisioned is not None:
+                o2ims[site] = max(0.0, provisioned - pushed)
+            entries = out.get("slos")
+            for name, entry in sorted((entries if isinstance(entries, dict) else {}).items()):
+                if isinstance(entry, dict):
+                    slos[(name, site)] = (int(entry.get("evaluations") or 0), int(entry.get("failures") or 0))
     return RunFacts(result_of(state, conf, xcoms), sync_lags, o2ims, slos)
 
 

@@ -228,7 +228,7 @@ def report(ti: Any, run_id: str) -> dict[str, Any]:
         [
             v
             for w in found.get("waves", [])
-            for v in waves.pulled(ti, w["index"], VERIFY_SLOS)
+            for v in waves.pulled(ti, w["index"], VERIFY_SLOS, Key.VERDICT)
             if isinstance(v, dict) and v.get("result") == "pass"
         ]
     )

@@ -71,16 +71,40 @@ class RunRecord:
     tasks: dict[str, str] = field(default_factory=dict)
     xcoms: dict[tuple[str, str], Any] = field(default_factory=dict)
     id: int | None = None
+    mapped: dict[str, dict[str, str]] = field(default_factory=dict)
+    """``{task id: {instance label (a wave's site): state}}`` of mapped tasks; ``tasks`` has one
+    state of them all (see :func:`_together`)."""
 
     def xcom(self, task_id: str, key: str = Key.RETURN) -> Any:
         return self.xcoms.get((task_id, key))
 
     @property
+    def waves(self) -> int:
+        """How many wave task groups the run's DAG has (from its task instances)."""
+        return max((w[0] for w in map(lifecycle.wave_of, self.tasks) if w), default=0)
+
+    @property
+    def rollout(self) -> dict[str, Any] | None:
+        """The rollout record: the closed one (``rollout``), else the last gate's (a live run)."""
+        closed = self.xcom(lifecycle.ROLLOUT)
+        if closed:
+            return closed
+        for index in range(self.waves, 0, -1):
+            found = self.xcom(lifecycle.wave_task(index, lifecycle.GATE))
+            if found:
+                return found
+        return None
+
+    @property
     def delivered(self) -> bool:
-        """Whether anything reached a site: ``deliver`` succeeded or recorded a push."""
-        return self.tasks.get(lifecycle.DELIVER) == "success" or bool(
-            self.xcom(lifecycle.DELIVER, Key.DELIVERED)
-        )
+        """Whether anything reached a site: a wave's deliver succeeded, or the record has a commit."""
+        if any(
+            state == "success" and (lifecycle.wave_of(task) or (0, ""))[1] == lifecycle.DELIVER
+            for task, state in self.tasks.items()
+        ):
+            return True
+        found = self.rollout or {}
+        return any(o.get("commit") for w in found.get("waves", []) for o in w.get("sites", {}).values())
 
     @property
     def phase(self) -> Phase:
@@ -100,7 +124,7 @@ class RunRecord:
             return Phase.PENDING
         delivered = self.delivered
         reached = Phase.PENDING
-        for task, phase in lifecycle.PIPELINE_PHASES.items():
+        for task, phase in lifecycle.pipeline_phases(self.waves).items():
             state = self.tasks.get(task)
             if phase == Phase.SUCCEEDED:
                 counts = state == "success"
@@ -162,12 +186,25 @@ def load(
         chunk = [records[i] for i in ids[start : start + CHUNK]]
         if tasks:
             by_key = {(r.dag_id, r.run_id): r for r in chunk}
-            found = select(TaskInstance.dag_id, TaskInstance.run_id, TaskInstance.task_id, TaskInstance.state)
-            for dag_id, run_id, task_id, state in session.execute(
+            found = select(
+                TaskInstance.dag_id,
+                TaskInstance.run_id,
+                TaskInstance.task_id,
+                TaskInstance.state,
+                TaskInstance.map_index,
+                TaskInstance.rendered_map_index,
+            )
+            for dag_id, run_id, task_id, state, index, label in session.execute(
                 found.where(TaskInstance.run_id.in_([r.run_id for r in chunk]))
             ):
-                if (dag_id, run_id) in by_key:
-                    by_key[(dag_id, run_id)].tasks[task_id] = _state(state)
+                record = by_key.get((dag_id, run_id))
+                if record is None:
+                    continue
+                if index is not None and index >= 0:
+                    record.mapped.setdefault(task_id, {})[label or str(index)] = _state(state)
+                    record.tasks[task_id] = _together(record.mapped[task_id].values())
+                else:
+                    record.tasks[task_id] = _state(state)
         wanted = select(XComModel.dag_run_id, XComModel.task_id, XComModel.key, XComModel.value).where(
             XComModel.dag_run_id.in_([r.id for r in chunk]), XComModel.map_index == -1
         )
@@ -178,6 +215,17 @@ def load(
     return sorted(
         records.values(), key=lambda r: (r.created is not None, r.created or datetime.min, r.id or 0)
     )
+
+
+def _together(states: Iterable[str]) -> str:
+    """One state of a mapped task's instances: active while any is, else failed if any failed, else
+    success if any succeeded, else what they all are (skipped, upstream_failed, none)."""
+    states = list(states)
+    for wanted in (ACTIVE, {"awaiting_input"}, {"failed"}, {"success"}):
+        found = [s for s in states if s in wanted]
+        if found:
+            return found[0]
+    return states[0] if states else ""
 
 
 def finished(

@@ -21,7 +21,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from edge_intent.api import records, runs
+from edge_intent.api import records, rollout_view, runs
 from edge_intent.api.errors import ApiError, install_error_handlers, pydantic_error
 from edge_intent.api.limits import Body, decode_json, may_trigger_pipeline, media_type, rate_limited
 from include import lifecycle
@@ -40,6 +40,7 @@ class IntentRequest(BaseModel):
     sites: list[str] = Field(default_factory=list, max_length=MAX_SITES)
     dry_run: bool = False
     slo_profile: str = runs.SLO_PROFILE
+    rolloutStrategy: dict[str, Any] | None = None
 
 
 intent_app = FastAPI(
@@ -71,7 +72,7 @@ def submit_intent(raw: Body, request: Request, user: GetUserDep, session: Sessio
     except ValidationError as exc:
         raise ApiError(422, "invalid request", [pydantic_error(e) for e in exc.errors()]) from None
     started = time.perf_counter()
-    submitted = runs.read_submission(wanted.intent, wanted.sites, wanted.slo_profile)
+    submitted = runs.read_submission(wanted.intent, wanted.sites, wanted.slo_profile, wanted.rolloutStrategy)
     validated = time.perf_counter()
     runs.refuse_if_running(session, submitted.intent_id)
     checked = time.perf_counter()
@@ -80,6 +81,7 @@ def submit_intent(raw: Body, request: Request, user: GetUserDep, session: Sessio
         "sites": [],
         "dry_run": wanted.dry_run,
         "slo_profile": wanted.slo_profile,
+        "rollout_strategy": wanted.rolloutStrategy,
     }
     run_id = runs.start(Dag.PIPELINE, submitted.intent_id, conf, user=user, session=session, request=request)
     status_url = f"{runs.root(request)}/{submitted.intent_id}"
@@ -98,6 +100,7 @@ def submit_intent(raw: Body, request: Request, user: GetUserDep, session: Sessio
             "parser": submitted.parser,
             "dryRun": wanted.dry_run,
             "sloProfile": wanted.slo_profile,
+            "rollout": submitted.rollout,
         },
         202,
         headers={"Location": status_url, "Server-Timing": timing},
@@ -174,13 +177,19 @@ def status(intent_id: str, found: list[records.RunRecord], *, base: str) -> dict
     errors = latest.xcom(lifecycle.VALIDATE, Key.ERRORS)
     if errors:
         body["errors"] = errors.get("errors", errors)
-    body["sites"] = _sites(latest)
-    verdict = latest.xcom(lifecycle.VERIFY_SLOS)
-    if verdict:
+    rollout = rollout_view.view(latest)
+    body["sites"] = rollout_view.sites(rollout)
+    verdicts = {site: o["slo"] for site, o in body["sites"].items() if o.get("slo")}
+    if verdicts:
+        failed = {site: v for site, v in verdicts.items() if v.get("result") != "pass"}
         body["slo"] = {
-            key: verdict.get(key)
-            for key in ("result", "trigger", "started", "ended", "slos", "breaches", "alerts")
+            "result": "breach" if failed else "pass",
+            "trigger": next((v.get("trigger") for v in failed.values()), None),
+            "sites": verdicts,
+            "slos": {site: o["slos"] for site, o in body["sites"].items() if o.get("slos")},
         }
+    if rollout:
+        body["rollout"] = rollout
     evidence = _evidence(latest)
     if evidence:
         body["evidence"] = {
@@ -204,49 +213,6 @@ def status(intent_id: str, found: list[records.RunRecord], *, base: str) -> dict
                 "trigger": written.get("trigger") or "withdrawn",
             }
     return body
-
-
-def _sites(record: records.RunRecord) -> dict[str, dict[str, Any]]:
-    delivered = dict(record.xcom(lifecycle.DELIVER, Key.DELIVERED) or {})
-    # A delivery the XCom lost (a retried deliver) that the rollback found in Git is a delivery too.
-    planned = (record.xcom(lifecycle.ROLLBACK_PLAN) or {}).get("sites") or {}
-    for site, plan in planned.items():
-        if site not in delivered and plan.get("commits"):
-            delivered[site] = {"sha": plan["commits"][0], "recoveredFromGit": True}
-    reverts = record.xcom(lifecycle.ROLLBACK_REVERT, Key.REVERTS) or {}
-    restored = record.xcom(lifecycle.ROLLBACK_RESTORE) or {}
-    restore_failure = record.xcom(lifecycle.ROLLBACK_RESTORE, Key.FAILURE) or {}
-    waits = (("sync", lifecycle.WAIT_FOR_SYNC), ("o2ims", lifecycle.WAIT_FOR_O2IMS))
-    sites: dict[str, dict[str, Any]] = {}
-    for site in sorted(set(delivered) | set(reverts)):
-        entry: dict[str, Any] = {}
-        if site in delivered:
-            entry["commit"] = delivered[site].get("sha")
-            entry["provisioningRequest"] = delivered[site].get("provisioningRequest")
-            if delivered[site].get("recoveredFromGit"):
-                entry["recoveredFromGit"] = True
-        for name, task in waits:
-            verdicts = record.xcom(task) or {}
-            failure = record.xcom(task, Key.FAILURE) or {}
-            if site in verdicts:
-                entry[name] = verdicts[site]
-            elif failure:
-                entry[name] = {"state": failure.get("kind"), "message": failure.get("message")}
-            elif record.tasks.get(task) in records.ACTIVE:
-                entry[name] = {"state": "pending", "message": "waiting"}
-        if site in reverts:
-            entry["revert"] = {
-                k: reverts[site].get(k) for k in ("sha", "reverted", "error") if reverts[site].get(k)
-            }
-            if site in restored:
-                entry["restore"] = restored[site]
-            elif restore_failure:
-                entry["restore"] = {
-                    "state": restore_failure.get("kind"),
-                    "message": restore_failure.get("message"),
-                }
-        sites[site] = entry
-    return sites
 
 
 # -- mounting -------------------------------------------------------------------------------------

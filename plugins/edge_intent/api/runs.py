@@ -64,15 +64,20 @@ class Submission:
     :param document: the TMF921 intent, with its id: what the run gets as its ``intent`` param.
     :param intent_id: the intent's id.
     :param parser: how it was read (``path``, and ``fallbackReason`` and ``model`` when they apply).
+    :param rollout: the rollout plan (the strategy resolved into waves over the intent's sites).
     """
 
     document: dict[str, Any]
     intent_id: str
     parser: dict[str, str]
+    rollout: dict[str, Any] | None = None
 
 
 def read_submission(
-    intent: str | dict[str, Any], sites: list[str] | None = None, slo_profile: str = SLO_PROFILE
+    intent: str | dict[str, Any],
+    sites: list[str] | None = None,
+    slo_profile: str = SLO_PROFILE,
+    strategy: dict[str, Any] | None = None,
 ) -> Submission:
     """Read a submitted intent as the pipeline's ``validate`` does; refuse it with a 422 ApiError."""
     profiles = slo_config().profiles
@@ -82,10 +87,11 @@ def read_submission(
             422, "invalid intent", "slo_profile", f"unknown profile; known profiles are {known}"
         )
     try:
-        intake = read_intent(intent, sites, settings=settings())
+        intake = read_intent(intent, sites, settings=settings(), strategy=strategy)
     except IntentValidationError as exc:
         raise invalid(exc) from None
-    return Submission(intake.document, intake.intent_id, intake.parser)
+    plan = intake.rollout.to_json() if intake.rollout else None
+    return Submission(intake.document, intake.intent_id, intake.parser, plan)
 
 
 @cache

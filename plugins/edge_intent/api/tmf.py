@@ -14,7 +14,7 @@ from airflow.api_fastapi.core_api.security import GetUserDep
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse
 
-from edge_intent.api import records, runs
+from edge_intent.api import records, rollout_view, runs
 from edge_intent.api.errors import ApiError, install_error_handlers
 from edge_intent.api.limits import (
     Body,
@@ -26,6 +26,8 @@ from edge_intent.api.limits import (
 )
 from include import lifecycle
 from include.lifecycle import Dag, Phase
+
+ROLLOUT = "rollout"  # the characteristic that carries the run's rollout record
 
 tmf_app = FastAPI(
     title="edge-intent: TMF921 Intent Management API v5",
@@ -45,6 +47,14 @@ def _resource(intent_id: str, found: list[records.RunRecord], base: str) -> dict
         conf_intent if isinstance(conf_intent, dict) else {"name": str(conf_intent)[:256]}
     )
     changed = current.ended or current.started or current.created
+    rollout = rollout_view.view(latest) if latest.dag_id == Dag.PIPELINE else None
+    characteristic = [c for c in document.get("characteristic") or [] if c.get("name") != ROLLOUT]
+    if rollout:  # the run's rollout record, as TMF921 carries any extra value: an ObjectCharacteristic
+        characteristic.append(
+            {"@type": "ObjectCharacteristic", "name": ROLLOUT, "valueType": "object", "value": rollout}
+        )
+    if characteristic:
+        document = {**document, "characteristic": characteristic}
     return {
         **{k: v for k, v in document.items() if k not in ("href", "lifecycleStatus")},
         "id": intent_id,
@@ -152,5 +162,6 @@ def list_intent_reports(intent_id: str, request: Request, session: SessionDep) -
         if report:
             document = report["intentReport"]
             href = f"{runs.root(request)}/intent/{intent_id}/intentReport/{document.get('id')}"
-            reports.append({**document, "href": href})
+            rollout = record.xcom(lifecycle.ROLLOUT)
+            reports.append({**document, "href": href, **({"rollout": rollout} if rollout else {})})
     return reports

@@ -15,8 +15,14 @@ from functools import cached_property
 from typing import Any
 
 from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowFailException
 
 from edge_intent.hooks.prometheus import PrometheusHook
+from include.lifecycle import Key
+
+
+class SLOBreached(AirflowFailException):
+    """A rollback-class SLO broke (or had no data) at the site: the verdict says which and when."""
 
 
 class SLOVerifyOperator(BaseOperator):
@@ -27,6 +33,8 @@ class SLOVerifyOperator(BaseOperator):
     :param profile: a profile of ``config/slo.yaml`` (``default``: 10 min; ``demo``: 30 s).
     :param rollout: the rollout plan: its ``minSuccessTime`` is the soak, seconds the sites stay under
         verification after the profile's window (a breach while soaking fails them too).
+    :param fail_on_breach: fail the task when the verdict is not ``pass`` (a wave's site: its failed
+        phase is the red task); the verdict is in the XCom ``verdict`` either way.
     :param prometheus_conn_id: the Prometheus connection.
     """
 
@@ -40,6 +48,7 @@ class SLOVerifyOperator(BaseOperator):
         compiled: Any,
         profile: str = "default",
         rollout: Any = None,
+        fail_on_breach: bool = False,
         prometheus_conn_id: str = PrometheusHook.default_conn_name,
         **kwargs,
     ) -> None:
@@ -48,6 +57,7 @@ class SLOVerifyOperator(BaseOperator):
         self.compiled = compiled
         self.profile = profile
         self.rollout = rollout
+        self.fail_on_breach = fail_on_breach
         self.prometheus_conn_id = prometheus_conn_id
 
     @cached_property
@@ -63,4 +73,12 @@ class SLOVerifyOperator(BaseOperator):
         verdict = verify_sites(
             intent.id, site_targets(intent, list(self.targets)), self.profile, self.hook, soak=soak
         )
-        return {**verdict, "sites": sorted(self.targets), "soak": soak}
+        verdict = {**verdict, "sites": sorted(self.targets), "soak": soak}
+        context["ti"].xcom_push(key=Key.VERDICT, value=verdict)
+        if self.fail_on_breach and verdict["result"] != "pass":
+            why = verdict["trigger"] or verdict["result"]
+            raise SLOBreached(
+                f"SLOs not met at {', '.join(sorted(self.targets))}: {why}"
+                + "".join(f"; {b['slo']} at {b['site']}" for b in verdict.get("breaches") or [])
+            )
+        return verdict

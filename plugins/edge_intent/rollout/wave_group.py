@@ -42,7 +42,6 @@ def wave(index: int, *, rendered: XComArg, compiled: XComArg, plan: XComArg, pro
     """The task group of wave ``index`` (1-based), its last task's output returned for wiring."""
 
     with TaskGroup(wave_group(index), tooltip=f"Wave {index} of the rollout") as group:
-
         # runs when the previous wave's restore was skipped (no failed site to revert alone)
         @task(task_id=START, task_display_name=f"Wave {index}: start", trigger_rule=TriggerRule.NONE_FAILED)
         def start() -> list[str]:
@@ -95,6 +94,7 @@ def wave(index: int, *, rendered: XComArg, compiled: XComArg, plan: XComArg, pro
                 compiled=compiled,
                 profile=profile,
                 rollout=plan,
+                fail_on_breach=True,
                 execution_timeout=timedelta(minutes=11),
                 retries=0,
                 map_index_template=SITE_LABEL,

@@ -77,7 +77,7 @@ def seen(ti: Any, index: int) -> dict[str, dict[str, Any]]:
     sync_failures = _failures(ti, index, WAIT_FOR_SYNC)
     o2ims_failures = _failures(ti, index, WAIT_FOR_O2IMS)
     verdicts = {}
-    for verdict in pulled(ti, index, VERIFY_SLOS):
+    for verdict in pulled(ti, index, VERIFY_SLOS, Key.VERDICT):
         for site in (verdict or {}).get("sites", []):
             verdicts[site] = verdict
     return {
