@@ -3,6 +3,7 @@ against the real Git server and simulated sites."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 from pathlib import Path
@@ -11,6 +12,7 @@ from unittest import mock
 import pytest
 
 from include.compiler.config import PROJECT_ROOT
+from tests.runstates import rollout, states, xcom
 
 DAGS = PROJECT_ROOT / "dags"
 
@@ -33,31 +35,47 @@ def test_no_import_errors(dagbag):
 
 
 def test_phases_in_order(dag):
-    assert [t.task_id for t in dag.topological_sort()] == [
-        "validate",
-        "compile",
-        "render",
-        "deliver",
-        "wait_for_sync",
-        "wait_for_o2ims",
-        "verify_slos",
+    from include.compiler.config import load_settings
+    from include.rollout.strategy import max_waves
+
+    waves = max_waves(load_settings().catalogue)
+    assert waves == 3  # the catalogue's three sites: room for one wave each
+    order = [t.task_id for t in dag.topological_sort()]
+    assert order[:3] == ["validate", "compile", "render"]
+    for n in range(1, waves + 1):
+        tasks = [t for t in order if t.startswith(f"wave_{n}.")]
+        assert tasks == [
+            f"wave_{n}.start",
+            f"wave_{n}.approve",
+            f"wave_{n}.sites.deliver",
+            f"wave_{n}.sites.wait_for_sync",
+            f"wave_{n}.sites.wait_for_o2ims",
+            f"wave_{n}.sites.verify_slos",
+            f"wave_{n}.gate",
+            f"wave_{n}.revert_failed",
+            f"wave_{n}.restore_failed",
+        ]
+    # each wave comes after the one before it; the decision after the last
+    assert order.index("wave_2.start") > order.index("wave_1.restore_failed")
+    assert order[3 + 9 * waves :] == [
         "decide",
         "report",
         "rollback.plan",
         "rollback.revert",
         "rollback.wait_for_restore",
         "rollback.evidence",
+        "rollout",
         "watcher",
     ]
     timeouts = {t.task_id: t.execution_timeout for t in dag.tasks}
     assert timeouts["validate"].total_seconds() == 30
     assert timeouts["compile"].total_seconds() == 120
     assert timeouts["render"].total_seconds() == 180
-    assert timeouts["deliver"].total_seconds() == 60
-    assert dag.get_task("wait_for_sync").timeout == 300
+    assert timeouts["wave_1.sites.deliver"].total_seconds() == 60
+    assert dag.get_task("wave_1.sites.wait_for_sync").timeout == 300
     # infrastructure errors are retried; an invalid intent is not (InvalidIntent, a fail exception)
     assert dag.get_task("validate").retries == 3 and dag.get_task("validate").retry_exponential_backoff
-    assert dag.doc_md and dag.params["dry_run"] is False
+    assert dag.doc_md and dag.params["dry_run"] is False and dag.params["rollout_strategy"] is None
 
 
 def test_no_connection_or_variable_at_parse_time(airflow_db):
@@ -77,7 +95,7 @@ def test_no_connection_or_variable_at_parse_time(airflow_db):
 
 
 def _states(run):
-    return {ti.task_id: ti.state for ti in run.get_task_instances()}
+    return states(run)
 
 
 def _remote_files(stack, site):
@@ -87,40 +105,54 @@ def _remote_files(stack, site):
     ).stdout.split()
 
 
-def test_run_takes_an_intent_to_synced_on_two_sites(dag, sites_stack):
+def test_run_rolls_an_intent_out_wave_by_wave(dag, sites_stack):
     run = dag.test(
         run_conf={
-            "intent": "URLLC slice with 8 ms latency and 99.999% reliability at all sites",
+            "intent": "URLLC slice with 8 ms latency and 99.999% reliability at edge1 and edge2",
             "slo_profile": "demo",
         }
     )
     assert run.state == "success", _states(run)
-    states = _states(run)
-    assert {states[t] for t in states if not t.startswith("rollback.")} == {"success"}
-    assert {states[t] for t in states if t.startswith("rollback.")} == {"skipped"}
-    ti = {t.task_id: t for t in run.get_task_instances()}
-    delivered = ti["deliver"].xcom_pull(task_ids="deliver")
-    synced = ti["wait_for_sync"].xcom_pull(task_ids="wait_for_sync")
-    assert set(delivered) == set(synced) == {"edge1", "edge2"}
-    for site in ("edge1", "edge2"):
-        assert synced[site]["state"] == "done"
-        assert synced[site]["observed"] == delivered[site]["sha"] or len(synced[site]["observed"]) == 40
-        intent_files = [
-            f for f in _remote_files(sites_stack, site) if f.startswith("intents/urllc-edge1-edge2-")
-        ]
-        assert any(f.endswith("/deployment.yaml") for f in intent_files)
-    fulfilled = ti["wait_for_o2ims"].xcom_pull(task_ids="wait_for_o2ims")
-    assert {s["state"] for s in fulfilled.values()} == {"done"}
+    found = _states(run)
+    # the canary (edge1) is wave 1, edge2's group wave 2; the plan has no third wave
+    for wave, site in ((1, "edge1"), (2, "edge2")):
+        for task in ("deliver", "wait_for_sync", "wait_for_o2ims", "verify_slos"):
+            assert found[f"wave_{wave}.sites.{task}[{site}]"] == "success"
+        assert found[f"wave_{wave}.gate"] == "success"
+        assert found[f"wave_{wave}.revert_failed"] == found[f"wave_{wave}.restore_failed"] == "skipped"
+    assert found["wave_3.start"] == "skipped" and found["wave_3.gate"] == "success"
+    assert {found[t] for t in found if t.startswith("rollback.")} == {"skipped"}
+    assert found["report"] == found["rollout"] == found["watcher"] == "success"
+    record = rollout(run)
+    assert record["state"] == "Succeeded" and record["failures"] == 0 and record["untouched"] == []
+    assert [(w["index"], w["name"], list(w["sites"]), w["state"]) for w in record["waves"]] == [
+        (1, "canary", ["edge1"], "Succeeded"),
+        (2, "wave-2", ["edge2"], "Succeeded"),
+    ]
+    canary, second = (w["sites"][s] for w, s in zip(record["waves"], ("edge1", "edge2"), strict=True))
+    # wave 2 was delivered only after the canary passed its SLO window
+    assert canary["slo"]["result"] == "pass"
+    assert second["deliveredAt"] > canary["slo"]["ended"]
+    for site, outcome in (("edge1", canary), ("edge2", second)):
+        assert outcome["state"] == "passed" and len(outcome["commit"]) == 40
+        assert outcome["deliveredAt"] <= outcome["syncedAt"] <= outcome["provisionedAt"]
+        files = [f for f in _remote_files(sites_stack, site) if f.startswith("intents/urllc-edge1-edge2-")]
+        assert any(f.endswith("/deployment.yaml") for f in files)
+    written = json.loads(Path(record["path"]).read_text())
+    assert written["waves"] == record["waves"] and Path(record["path"]).name == "rollout.json"
+    synced = xcom(run, "wave_2.sites.wait_for_sync", site="edge2")
+    assert synced["edge2"]["state"] == "done" and synced["edge2"]["observed"] == second["commit"]
 
 
 def test_dry_run_delivers_nothing(dag, sites_stack):
     before = {site: _remote_files(sites_stack, site) for site in ("edge1", "edge2")}
     run = dag.test(run_conf={"intent": "eMBB slice with 200 Mbps downlink at edge1", "dry_run": True})
-    states = _states(run)
-    assert states["render"] == "success"
-    assert states["deliver"] == states["wait_for_sync"] == states["wait_for_o2ims"] == "skipped"
-    assert states["report"] == states["rollback.revert"] == "skipped"
-    assert states["watcher"] == "success" and run.state == "success"
+    found = _states(run)
+    assert found["render"] == "success"
+    assert found["wave_1.start"] == found["wave_1.sites.deliver"] == found["wave_1.approve"] == "skipped"
+    assert found["report"] == found["rollback.revert"] == "skipped"
+    assert found["watcher"] == "success" and run.state == "success"
+    assert rollout(run)["waves"][0]["state"] == "Skipped"
     assert {site: _remote_files(sites_stack, site) for site in ("edge1", "edge2")} == before
 
 
@@ -147,9 +179,10 @@ def test_invalid_input_fails_validate_without_retry(dag, sites_stack, conf, fiel
         assert states["validate"] == "success"
         return
     assert states["validate"] == "failed"
-    phases = ["compile", "render", "deliver", "wait_for_sync", "wait_for_o2ims", "verify_slos"]
+    phases = ["compile", "render", "wave_1.start", "wave_1.sites.deliver", "wave_1.sites.verify_slos"]
     assert {states[task] for task in phases} == {"upstream_failed"}
     assert states["report"] == states["rollback.revert"] == "skipped"  # nothing delivered, nothing to undo
+    assert states["rollout"] == "skipped"  # no rollout was planned
     assert states["watcher"] == "failed" and run.state == "failed"
     ti = next(t for t in run.get_task_instances() if t.task_id == "validate")
     assert ti.try_number == 1
@@ -166,8 +199,9 @@ def test_unappliable_manifest_fails_the_sync_wait_fast(dag, fresh_stack):
     started = time.time()
     run = dag.test(run_conf={"intent": "URLLC slice with 5 ms latency at edge2"})
     states = _states(run)
-    assert states["deliver"] == "success"
-    assert states["wait_for_sync"] == "failed"
+    assert states["wave_1.sites.deliver[edge2]"] == "success"
+    assert states["wave_1.sites.wait_for_sync[edge2]"] == "failed"  # the phase that failed is the red task
+    assert states["wave_1.sites.verify_slos[edge2]"] == "upstream_failed"
     assert time.time() - started < 120  # far inside the 300 s sync timeout
     # what was pushed is taken back; the site still cannot sync (someone else's manifest), and the
     # evidence says so
@@ -185,7 +219,7 @@ def test_git_server_down_fails_delivery_after_retries(dag, fresh_stack):
     run = dag.test(run_conf={"intent": "URLLC slice with 5 ms latency at edge1"})
     states = _states(run)
     assert states["render"] == "success"
-    assert states["deliver"] == "failed"
-    ti = next(t for t in run.get_task_instances() if t.task_id == "deliver")
+    assert states["wave_1.sites.deliver[edge1]"] == "failed"
+    ti = next(t for t in run.get_task_instances() if t.task_id == "wave_1.sites.deliver")
     assert ti.try_number == 4  # the first try and three retries
     assert not list(Path(fresh_stack.root / "git").glob("*.git/refs/heads/intent*"))

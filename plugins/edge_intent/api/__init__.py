@@ -6,6 +6,8 @@
 * :mod:`.limits`: authentication, rate and body limits; :mod:`.errors`: TMF921 ``Error`` bodies;
 * :mod:`.runs`: reading a submission (the pipeline's own intake), starting and finding runs;
 * :mod:`.records`: the one reader of runs in Airflow's metadata DB, with each run's phase.
+* :mod:`.rollout_page`: ``/edge-intent/rollout``, a run's Rollout page (a tab of the run in the UI;
+  it needs permission to read the DAG's runs, and the plugin registers it beside ``FASTAPI_APPS``).
 
 Every route needs Airflow's own authentication (a JWT from ``/auth/token``, or the UI's cookie) and
 permission to trigger ``intent_pipeline``. Nothing runs and nothing is committed for a refused

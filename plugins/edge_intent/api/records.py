@@ -194,14 +194,21 @@ def load(
                 TaskInstance.map_index,
                 TaskInstance.rendered_map_index,
             )
-            for dag_id, run_id, task_id, state, index, label in session.execute(
-                found.where(TaskInstance.run_id.in_([r.run_id for r in chunk]))
-            ):
+            rows = list(session.execute(found.where(TaskInstance.run_id.in_([r.run_id for r in chunk]))))
+            # an instance that never ran has no label of its own: its group's instance of the same
+            # map index that ran (a wave's deliver) names its site
+            labels = {
+                (dag_id, run_id, task_id.rsplit(".", 1)[0], index): label
+                for dag_id, run_id, task_id, _, index, label in rows
+                if index is not None and index >= 0 and label not in (None, str(index))
+            }
+            for dag_id, run_id, task_id, state, index, _ in rows:
                 record = by_key.get((dag_id, run_id))
                 if record is None:
                     continue
                 if index is not None and index >= 0:
-                    record.mapped.setdefault(task_id, {})[label or str(index)] = _state(state)
+                    label = labels.get((dag_id, run_id, task_id.rsplit(".", 1)[0], index), str(index))
+                    record.mapped.setdefault(task_id, {})[label] = _state(state)
                     record.tasks[task_id] = _together(record.mapped[task_id].values())
                 else:
                     record.tasks[task_id] = _state(state)
