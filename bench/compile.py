@@ -25,7 +25,7 @@ from include.compiler.config import load_settings  # noqa: E402
 
 TEXT = (
     "URLLC slice with 5 ms latency, 99.999% reliability, 300 Mbps downlink and 50 Mbps uplink "
-    "for 1,500 devices at both edge sites"
+    "for 1,500 devices at edge1 and edge2"
 )
 FLOOR_MS = 50.0
 

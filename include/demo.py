@@ -38,7 +38,7 @@ DAG_ID = Dag.PIPELINE
 SAMPLES = (
     "Deploy 5G eMBB service with 1Gbps download and 500Mbps upload at edge1 for video streaming",
     "Setup ultra-low latency URLLC slice with 5ms latency for autonomous vehicles at edge2",
-    "Configure IoT monitoring network for smart city sensors across both edge sites",
+    "Configure IoT monitoring network for smart city sensors across all edge sites",
     "Deploy a 5G network slice with ultra-low latency for gaming services at edge site 1",
 )
 OUT = PROJECT_ROOT / ".demo" / "compile"

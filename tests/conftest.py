@@ -124,7 +124,7 @@ SAMPLE_TEXT = (
 
 @pytest.fixture(scope="session")
 def many_targets_intent(settings):
-    """A TMF921 intent with every target kind the compiler knows, for two sites."""
+    """A TMF921 intent with every target kind the compiler knows, for every catalogue site."""
     return api.parse(SAMPLE_TEXT, settings)
 
 

@@ -25,7 +25,7 @@ def airflow_db():
 
 @pytest.fixture(scope="session")
 def sites_stack(tmp_path_factory):
-    """A Git server and both catalogue sites as real processes; connections in AIRFLOW_CONN_*."""
+    """A Git server and every catalogue site as real processes; connections in AIRFLOW_CONN_*."""
     stack = localstack.start(tmp_path_factory.mktemp("stack"), prometheus=True, period=0.5)
     saved = dict(os.environ)
     os.environ.update(stack.connections_env())

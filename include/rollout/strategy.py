@@ -26,6 +26,7 @@ Durations are Go's (``90s``, ``5m``, ``1h30m``), as in OCM. The default strategy
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
@@ -76,7 +77,8 @@ class RolloutPlan:
     strategy: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """Plain JSON (lists, not tuples): what an XCom gives back."""
+        return json.loads(json.dumps(asdict(self)))
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RolloutPlan:
@@ -243,7 +245,8 @@ def resolve(
     for other in set(TYPES.values()) - {kind}:
         if other in given:
             errors.add(f"{FIELD}.{other}", f"does not apply to type {kind_name}")
-    body = given.get(kind) or {}
+    body = given.get(kind)
+    body = {} if body is None else body
     path = f"{FIELD}.{kind}"
     if not isinstance(body, dict):
         raise IntentValidationError.single(path, "must be an object", stage="rollout")

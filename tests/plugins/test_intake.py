@@ -59,7 +59,8 @@ def test_text_reads_the_same_at_both_doors_without_a_model(no_model):
     validated = intake.validate({"intent": TEXT, "sites": []}, ti)
     submitted = read_submission(TEXT)
     assert validated == submitted.document
-    assert ti.pushed == {Key.INTENT_ID: submitted.intent_id} and validated["id"] == submitted.intent_id
+    assert ti.pushed == {Key.INTENT_ID: submitted.intent_id, Key.ROLLOUT: submitted.rollout}
+    assert validated["id"] == submitted.intent_id
     assert submitted.parser == {"path": "deterministic", "fallbackReason": NO_CONNECTION}
     assert _parser(validated) == {"intentParser": "deterministic"}
 
@@ -72,7 +73,7 @@ def test_text_reads_the_same_at_both_doors_with_a_model(model):
     assert validated == submitted.document
     assert submitted.parser == {"path": "llm", "model": "fake-model"}
     assert _parser(validated) == {"intentParser": "llm", "intentParserModel": "fake-model"}
-    assert ti.pushed == {Key.INTENT_ID: submitted.intent_id}
+    assert ti.pushed == {Key.INTENT_ID: submitted.intent_id, Key.ROLLOUT: submitted.rollout}
 
 
 def test_a_site_override_applies_at_both_doors(no_model):
@@ -130,3 +131,92 @@ def test_the_api_refuses_an_unknown_slo_profile_naming_it(no_model):
     with pytest.raises(ApiError) as answered:
         read_submission(TEXT, slo_profile="nightly")
     assert answered.value.errors[0]["field"] == "slo_profile"
+
+
+# -- the rollout strategy, read at both doors ---------------------------------------------------------
+
+THREE_SITES = "URLLC slice with 5 ms latency at edge1, edge2 and edge3"
+
+
+def test_the_default_strategy_makes_a_canary_first_wave_at_both_doors(no_model):
+    ti = RecordingTI()
+    intake.validate({"intent": THREE_SITES, "sites": []}, ti)
+    plan = ti.pushed[Key.ROLLOUT]
+    assert plan == read_submission(THREE_SITES).rollout
+    assert plan["type"] == "ProgressivePerGroup" and plan["maxFailures"] == 0
+    assert [(w["name"], w["sites"]) for w in plan["waves"]] == [
+        ("canary", ["edge1"]),
+        ("wave-2", ["edge2"]),
+        ("wave-3", ["edge3"]),
+    ]
+
+
+def test_a_strategy_given_with_the_intent_or_in_its_tmf921_characteristic(no_model):
+    strategy = {
+        "type": "Progressive",
+        "progressive": {"maxConcurrency": 2, "maxFailures": "34%", "minSuccessTime": "1m30s"},
+        "approval": {"groups": ["wave-3"], "timeout": "5m"},
+    }
+    ti = RecordingTI()
+    intake.validate({"intent": THREE_SITES, "sites": [], "rollout_strategy": strategy}, ti)
+    plan = ti.pushed[Key.ROLLOUT]
+    assert [(w["sites"], w["approval"]) for w in plan["waves"]] == [
+        (["edge1", "edge2"], False),
+        (["edge3"], True),
+    ]
+    assert plan["maxFailures"] == 1 and plan["minSuccessTime"] == 90 and plan["approvalTimeout"] == 300
+    tmf = read_submission(THREE_SITES).document
+    tmf["characteristic"] = [
+        {"@type": "ObjectCharacteristic", "name": "rolloutStrategy", "valueType": "object", "value": strategy}
+    ]
+    tmf.pop("id")
+    assert read_submission(tmf).rollout == plan
+
+
+@pytest.mark.parametrize(
+    ("strategy", "field", "reason"),
+    [
+        ({"type": "Canary"}, "rolloutStrategy.type", "must be one of"),
+        (
+            {
+                "type": "ProgressivePerGroup",
+                "progressivePerGroup": {"mandatoryDecisionGroups": [{"groupName": "x"}]},
+            },
+            "rolloutStrategy.progressivePerGroup.mandatoryDecisionGroups[0].groupName",
+            "unknown group 'x'",
+        ),
+        (
+            {"type": "All", "all": {"minSuccessTime": "-30s"}},
+            "rolloutStrategy.all.minSuccessTime",
+            "negative",
+        ),
+        (
+            {"type": "All", "all": {"progressDeadline": "soon"}},
+            "rolloutStrategy.all.progressDeadline",
+            "duration",
+        ),
+        (
+            {"type": "All", "all": {"maxFailures": 4}},
+            "rolloutStrategy.all.maxFailures",
+            "more than the intent's 3",
+        ),
+        ({"type": "All", "all": {"maxFailures": "150%"}}, "rolloutStrategy.all.maxFailures", "at most 100%"),
+        ({"type": "All", "progressive": {}}, "rolloutStrategy.progressive", "does not apply to type All"),
+        (
+            {"type": "All", "approval": {"groups": ["../x"]}},
+            "rolloutStrategy.approval.groups",
+            "unknown group",
+        ),
+        ({"type": "All", "all": {"maxFailures": True}}, "rolloutStrategy.all.maxFailures", "whole number"),
+    ],
+)
+def test_a_bad_strategy_is_refused_at_both_doors_naming_the_field(no_model, strategy, field, reason):
+    ti = RecordingTI()
+    with pytest.raises(intake.InvalidIntent):
+        intake.validate({"intent": THREE_SITES, "sites": [], "rollout_strategy": strategy}, ti)
+    errors = ti.pushed[Key.ERRORS]["errors"]
+    assert any(e["field"] == field and reason in e["reason"] for e in errors), errors
+    assert Key.INTENT_ID not in ti.pushed and Key.ROLLOUT not in ti.pushed
+    with pytest.raises(ApiError) as answered:
+        read_submission(THREE_SITES, strategy=strategy)
+    assert answered.value.status == 422 and answered.value.errors == errors

@@ -12,17 +12,25 @@ from edge_intent.api.records import RunRecord
 from include import lifecycle
 from include.lifecycle import Dag, Key, Phase
 
+DELIVER = lifecycle.wave_task(1, lifecycle.DELIVER)
+WAIT_FOR_SYNC = lifecycle.wave_task(1, lifecycle.WAIT_FOR_SYNC)
+WAIT_FOR_O2IMS = lifecycle.wave_task(1, lifecycle.WAIT_FOR_O2IMS)
+VERIFY_SLOS = lifecycle.wave_task(1, lifecycle.VERIFY_SLOS)
+GATE = lifecycle.wave_task(1, lifecycle.GATE)
+
 UP_TO_DELIVER = {
     lifecycle.VALIDATE: "success",
     lifecycle.COMPILE: "success",
     lifecycle.RENDER: "success",
-    lifecycle.DELIVER: "success",
+    lifecycle.wave_task(1, lifecycle.START): "success",
+    DELIVER: "success",
 }
 VERIFIED = {
     **UP_TO_DELIVER,
-    lifecycle.WAIT_FOR_SYNC: "success",
-    lifecycle.WAIT_FOR_O2IMS: "success",
-    lifecycle.VERIFY_SLOS: "success",
+    WAIT_FOR_SYNC: "success",
+    WAIT_FOR_O2IMS: "success",
+    VERIFY_SLOS: "success",
+    GATE: "success",
     lifecycle.DECIDE: "success",
 }
 ROLLBACK = (
@@ -32,22 +40,46 @@ ROLLBACK = (
     lifecycle.ROLLBACK_EVIDENCE,
 )
 ROLLBACK_SKIPPED = dict.fromkeys(ROLLBACK, "skipped")
-NOT_DELIVERED = {**UP_TO_DELIVER, lifecycle.DELIVER: "failed"}
+NOT_DELIVERED = {**UP_TO_DELIVER, DELIVER: "failed"}
 AFTER_FAILED_DELIVERY = {
     **NOT_DELIVERED,
-    lifecycle.WAIT_FOR_SYNC: "upstream_failed",
-    lifecycle.WAIT_FOR_O2IMS: "upstream_failed",
-    lifecycle.VERIFY_SLOS: "upstream_failed",
+    WAIT_FOR_SYNC: "upstream_failed",
+    WAIT_FOR_O2IMS: "upstream_failed",
+    VERIFY_SLOS: "upstream_failed",
     lifecycle.DECIDE: "success",
 }
 DRY = {
     **UP_TO_DELIVER,
-    lifecycle.DELIVER: "skipped",
-    lifecycle.WAIT_FOR_SYNC: "skipped",
-    lifecycle.WAIT_FOR_O2IMS: "skipped",
-    lifecycle.VERIFY_SLOS: "skipped",
+    DELIVER: "skipped",
+    WAIT_FOR_SYNC: "skipped",
+    WAIT_FOR_O2IMS: "skipped",
+    VERIFY_SLOS: "skipped",
 }
-PUSHED = {(lifecycle.DELIVER, Key.DELIVERED): {"edge1": {"sha": "a" * 40}}}
+
+
+def gate_record(**site: object) -> dict:
+    """A gate's rollout record of one wave with edge1 in it."""
+    return {
+        "state": "Progressing",
+        "failures": 0,
+        "maxFailures": 0,
+        "stopped": None,
+        "waves": [
+            {
+                "index": 1,
+                "name": "canary",
+                "groups": ["canary"],
+                "state": "Succeeded",
+                "approval": {"required": False},
+                "sites": {"edge1": {"state": "passed", "commit": "a" * 40, **site}},
+            }
+        ],
+        "untouched": [],
+        "reverts": {},
+    }
+
+
+PUSHED = {(GATE, Key.RETURN): gate_record()}
 
 
 def pipeline_run(state: str, tasks: dict[str, str], xcoms: dict | None = None) -> RunRecord:
@@ -76,14 +108,14 @@ def pipeline_run(state: str, tasks: dict[str, str], xcoms: dict | None = None) -
         ),
         pytest.param(
             "running",
-            {**UP_TO_DELIVER, lifecycle.DELIVER: "running"},
+            {**UP_TO_DELIVER, DELIVER: "running"},
             None,
             Phase.DELIVERING,
             id="delivering",
         ),
         pytest.param(
             "running",
-            {**UP_TO_DELIVER, lifecycle.WAIT_FOR_SYNC: "deferred"},
+            {**UP_TO_DELIVER, WAIT_FOR_SYNC: "deferred"},
             PUSHED,
             Phase.RECONCILING,
             id="sync wait deferred",
@@ -92,8 +124,8 @@ def pipeline_run(state: str, tasks: dict[str, str], xcoms: dict | None = None) -
             "running",
             {
                 **UP_TO_DELIVER,
-                lifecycle.WAIT_FOR_SYNC: "success",
-                lifecycle.WAIT_FOR_O2IMS: "up_for_reschedule",
+                WAIT_FOR_SYNC: "success",
+                WAIT_FOR_O2IMS: "up_for_reschedule",
             },
             PUSHED,
             Phase.RECONCILING,
@@ -282,12 +314,15 @@ def test_the_phase_follows_a_task_renamed_in_lifecycle(monkeypatch):
 
 def test_the_delivery_check_follows_lifecycle(monkeypatch):
     monkeypatch.setattr(lifecycle, "DELIVER", "push")
-    monkeypatch.setattr(lifecycle, "PIPELINE_PHASES", _renamed("deliver", "push"))
+    phases = {("push" if t == "deliver" else t): p for t, p in lifecycle.WAVE_PHASES.items()}
+    monkeypatch.setattr(lifecycle, "WAVE_PHASES", phases)
+    monkeypatch.setattr(lifecycle, "SITE_TASKS", ("push", *lifecycle.SITE_TASKS[1:]))
     tasks = {**VERIFIED, lifecycle.REPORT: "skipped", lifecycle.ROLLBACK_REVERT: "running"}
-    tasks.pop("deliver")
-    assert pipeline_run("running", {**tasks, "push": "success"}).phase == Phase.ROLLING_BACK
+    tasks.pop(DELIVER)
+    pushed = "wave_1.sites.push"
+    assert pipeline_run("running", {**tasks, pushed: "success"}).phase == Phase.ROLLING_BACK
     # A rollback after a delivery recorded under the old name only is not a rollback of anything.
-    assert pipeline_run("running", {**tasks, "deliver": "success"}).phase == Phase.VERIFYING
+    assert pipeline_run("running", {**tasks, DELIVER: "success"}).phase == Phase.VERIFYING
 
 
 def _healthy_run() -> RunRecord:
@@ -296,10 +331,8 @@ def _healthy_run() -> RunRecord:
         "running",
         {**VERIFIED, "publish": "success"},
         {
-            **PUSHED,
+            (GATE, Key.RETURN): gate_record(syncedAt=2.0, slo={"result": "pass", "trigger": None}),
             (lifecycle.VALIDATE, Key.RETURN): tmf,
-            (lifecycle.WAIT_FOR_SYNC, Key.RETURN): {"edge1": {"state": "done"}},
-            (lifecycle.VERIFY_SLOS, Key.RETURN): {"result": "pass", "slos": {}},
             ("publish", Key.RETURN): {"path": "/x", "intentReport": {"@type": "IntentReport"}},
         },
     )
@@ -315,8 +348,17 @@ def test_the_status_body_follows_lifecycle(monkeypatch):
     assert body["name"] == "URLLC at edge1"
     assert body["intentReport"] == {"href": "/api/intent/urllc-edge1/report", "runId": "manual__1"}
     assert body["sites"] == {
-        "edge1": {"commit": "a" * 40, "provisioningRequest": None, "sync": {"state": "done"}}
+        "edge1": {
+            "wave": 1,
+            "waveName": "canary",
+            "state": "passed",
+            "commit": "a" * 40,
+            "syncedAt": 2.0,
+            "slo": {"result": "pass", "trigger": None},
+            "tasks": {},
+        }
     }
+    assert body["slo"]["result"] == "pass" and body["rollout"]["waves"][0]["name"] == "canary"
     monkeypatch.setattr(lifecycle, "REPORT", "report")
     monkeypatch.setattr(lifecycle, "PIPELINE_PHASES", _renamed("publish", "report"))
     body = status("urllc-edge1", [_healthy_run()], base="/api/intent")
@@ -330,8 +372,14 @@ def test_the_status_body_of_a_rollback_and_a_withdrawal():
         "failed",
         {**VERIFIED, lifecycle.REPORT: "skipped", **dict.fromkeys(ROLLBACK, "success")},
         {
-            **PUSHED,
-            (lifecycle.WAIT_FOR_SYNC, Key.FAILURE): {"kind": "timeout", "message": "not synced"},
+            (GATE, Key.RETURN): {
+                **gate_record(
+                    state="failed", failure={"phase": "Reconciling", "reason": "sync_timeout: not synced"}
+                ),
+                "state": "Stopped",
+                "failures": 1,
+                "stopped": {"wave": 1, "reason": "1 failed site(s)"},
+            },
             (lifecycle.ROLLBACK_REVERT, Key.REVERTS): {"edge1": {"sha": "b" * 40, "reverted": "a" * 40}},
             (lifecycle.ROLLBACK_RESTORE, Key.RETURN): {"edge1": {"state": "done"}},
             (lifecycle.ROLLBACK_EVIDENCE, Key.RETURN): {
@@ -345,8 +393,9 @@ def test_the_status_body_of_a_rollback_and_a_withdrawal():
     assert body["phase"] == "Failed"
     assert body["evidence"]["sha256"] == "f" * 64 and body["evidence"]["runId"] == "manual__1"
     site = body["sites"]["edge1"]
-    assert site["sync"] == {"state": "timeout", "message": "not synced"}
-    assert site["revert"] == {"sha": "b" * 40, "reverted": "a" * 40} and site["restore"] == {"state": "done"}
+    assert site["state"] == "failed" and site["failure"]["reason"] == "sync_timeout: not synced"
+    assert site["rollback"] == {"commit": "b" * 40, "error": None, "restoredAt": None}
+    assert body["rollout"]["stopped"] == {"wave": 1, "reason": "1 failed site(s)"}
 
     # A withdrawal that failed still shows its evidence, from the summary its evidence task pushed.
     summary = {"result": "failed", "path": "/w.json", "sha256": "c" * 64, "trigger": "withdrawn"}

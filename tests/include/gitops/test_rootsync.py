@@ -162,7 +162,10 @@ def test_cli_all_sites_to_a_directory(tmp_path):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--site", "edge7", "--git-url", GIT_URL], "unknown site 'edge7'; known sites are edge1, edge2, edge3"),
+        (
+            ["--site", "edge7", "--git-url", GIT_URL],
+            "unknown site 'edge7'; known sites are edge1, edge2, edge3",
+        ),
         (["--site", "edge1", "--git-url", "https://u:p@gitea.example/x"], "must not carry credentials"),
     ],
 )
