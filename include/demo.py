@@ -3,8 +3,10 @@
 1. Compiles and renders the README's sample intents (``.demo/compile/<intent-id>/<site>/``).
 2. Starts the local stack: a Git server, one simulated edge site per catalogue site, and Airflow's
    api-server, scheduler, dag-processor and triggerer on SQLite, all on free loopback ports.
-3. Submits a sample intent through Airflow's REST API and prints each phase as it happens, with
-   the commit delivered to each site and each site's RootSync state.
+3. Submits a sample intent for every site through Airflow's REST API and prints each phase as it
+   happens, wave by wave (the canary first), with the commit delivered to each site, its RootSync
+   state and SLO verdict; then a broken intent (a fault at the canary) that breaches there, is
+   reverted, and never reaches the later waves. Prints each run's rollout record.
 4. Writes ``.demo/summary.json``, prints the Airflow UI address and login, and stops everything it
    started (``--keep``, i.e. ``make demo KEEP=1``, leaves the stack up and writes
    ``.demo/stack.json``; ``make down`` stops it).
@@ -129,68 +131,90 @@ def _rootsync_line(stack, site: str) -> str:
     )
 
 
-BREAKING_SAMPLE = "eMBB slice with 50 ms latency and 300 Mbps downlink for video streaming at edge2"
+BREAKING_SAMPLE = "eMBB slice with 50 ms latency and 300 Mbps downlink for video streaming at all sites"
 INJECTED_LATENCY_MS = 200
 
 
-def _follow(api, stack, text: str, phases: dict[str, str], break_after_sync: bool = False) -> dict:
-    """Submit ``text``, print each phase as it happens, and return what the run produced."""
+def _label(ti: dict) -> str:
+    index = ti.get("map_index", -1)
+    label = ti.get("rendered_map_index") if index is not None and index >= 0 else None
+    return f"{ti['task_id']}[{label or index}]" if index is not None and index >= 0 else ti["task_id"]
+
+
+def _phase(task_id: str) -> str:
+    wave = lifecycle.wave_of(task_id)
+    if wave:
+        return f"W{wave[0]} {lifecycle.WAVE_PHASES.get(wave[1], '')}".strip()
+    return lifecycle.PIPELINE_PHASES.get(task_id, "")
+
+
+def _show_site_task(api, stack, run_id: str, ti: dict, details: dict) -> None:
+    """What a wave's site task produced: its commit, RootSync, O2IMS request or SLO verdict."""
+    task, index, site = lifecycle.wave_of(ti["task_id"])[1], ti["map_index"], ti.get("rendered_map_index")
+    if task == lifecycle.DELIVER:
+        for where, result in api.xcom(DAG_ID, run_id, ti["task_id"], map_index=index).items():
+            print(f"{'':30}{where}: commit {result['sha'][:12]} pushed to {result['repo']}")
+    elif task == lifecycle.WAIT_FOR_SYNC:
+        print(f"{'':30}{site}: RootSync {_rootsync_line(stack, site)}")
+    elif task == lifecycle.WAIT_FOR_O2IMS:
+        for where, result in api.xcom(DAG_ID, run_id, ti["task_id"], map_index=index).items():
+            print(f"{'':30}{where}: ProvisioningRequest {result['message']}")
+    elif task == lifecycle.VERIFY_SLOS:
+        verdict = api.xcom(DAG_ID, run_id, ti["task_id"], lifecycle.Key.VERDICT, map_index=index)
+        for where, slos in sorted(verdict["slos"].items()):
+            summary = ", ".join(
+                f"{name} {entry['status']}"
+                + (
+                    f" ({entry['last']:.1f}/{entry['threshold']:g} {entry['unit']})"
+                    if entry["last"] is not None
+                    else ""
+                )
+                for name, entry in slos.items()
+            )
+            print(f"{'':30}{where}: {summary}")
+        print(
+            f"{'':30}verdict: {verdict['result']}"
+            + (f" ({verdict['trigger']})" if verdict["trigger"] else "")
+        )
+
+
+def _follow(api, stack, text: str, fault_at: str | None = None) -> dict:
+    """Submit ``text``, print each task as it changes state, and return what the run produced.
+
+    :param fault_at: a site whose copy of the intent's workload gets slow (the fault control), so that
+        its SLOs break there.
+    """
     print(f"\nSubmitting through Airflow's REST API: {text!r}")
+    if fault_at:
+        namespace = f"intent-{_intent_id(text)}"
+        stack.control(fault_at, "PUT", f"/control/faults/{namespace}", {"latencyMs": INJECTED_LATENCY_MS})
+        print(f"  fault injected at {fault_at}: +{INJECTED_LATENCY_MS} ms per request of {namespace}")
     run_id = api.trigger(DAG_ID, {"intent": text, "slo_profile": "demo"})
     print(f"  DAG run {run_id}")
     submitted = time.perf_counter()
     details: dict = {"runId": run_id, "intent": text}
 
     def show(ti: dict) -> None:
-        if ti["state"] is None:
+        if ti["state"] is None or (ti["state"] == "skipped" and lifecycle.wave_of(ti["task_id"])):
             return
-        phase = phases.get(ti["task_id"], ti["task_id"])
-        print(f"  {time.perf_counter() - submitted:6.1f} s  {phase:<12} {ti['task_id']:<26} {ti['state']}")
+        print(
+            f"  {time.perf_counter() - submitted:6.1f} s  {_phase(ti['task_id']):<15} "
+            f"{_label(ti):<34} {ti['state']}"
+        )
         if ti["state"] != "success":
             return
-        task = ti["task_id"]
-        if task == lifecycle.DELIVER:
-            details["delivered"] = api.xcom(DAG_ID, run_id, lifecycle.DELIVER)
-            for site, result in sorted(details["delivered"].items()):
-                print(f"{'':24}{site}: commit {result['sha'][:12]} pushed to {result['repo']}")
-        elif task in (lifecycle.WAIT_FOR_SYNC, lifecycle.ROLLBACK_RESTORE):
-            for site in sorted(api.xcom(DAG_ID, run_id, task)):
-                print(f"{'':24}{site}: RootSync {_rootsync_line(stack, site)}")
-        elif task == lifecycle.WAIT_FOR_O2IMS:
-            for site, result in sorted(api.xcom(DAG_ID, run_id, task).items()):
-                print(f"{'':24}{site}: ProvisioningRequest {result['message']}")
-            if break_after_sync:
-                namespace = f"intent-{api.xcom(DAG_ID, run_id, lifecycle.RENDER)['intentId']}"
-                for site in details["delivered"]:
-                    stack.control(
-                        site, "PUT", f"/control/faults/{namespace}", {"latencyMs": INJECTED_LATENCY_MS}
-                    )
-                    print(
-                        f"{'':24}{site}: fault injected: +{INJECTED_LATENCY_MS} ms per request of {namespace}"
-                    )
-        elif task == lifecycle.VERIFY_SLOS:
-            verdict = api.xcom(DAG_ID, run_id, task)
-            details["verdict"] = verdict["result"]
-            for site, slos in sorted(verdict["slos"].items()):
-                summary = ", ".join(
-                    f"{name} {entry['status']}"
-                    + (
-                        f" ({entry['last']:.1f}/{entry['threshold']:g} {entry['unit']})"
-                        if entry["last"] is not None
-                        else ""
-                    )
-                    for name, entry in slos.items()
-                )
-                print(f"{'':24}{site}: {summary}")
-            print(
-                f"{'':24}verdict: {verdict['result']}"
-                + (f" ({verdict['trigger']})" if verdict["trigger"] else "")
-            )
-        elif task == lifecycle.REPORT:
-            details["report"] = api.xcom(DAG_ID, run_id, task)["path"]
-            print(f"{'':24}intent report: {details['report']}")
-        elif task == lifecycle.ROLLBACK_EVIDENCE:
-            details["evidence"] = api.xcom(DAG_ID, run_id, task)["path"]
+        if lifecycle.wave_of(ti["task_id"]) and ti.get("map_index", -1) >= 0:
+            _show_site_task(api, stack, run_id, ti, details)
+        elif ti["task_id"] == lifecycle.ROLLBACK_RESTORE:
+            for site in sorted(api.xcom(DAG_ID, run_id, ti["task_id"])):
+                print(f"{'':30}{site}: RootSync {_rootsync_line(stack, site)}")
+        elif ti["task_id"] == lifecycle.REPORT:
+            details["report"] = api.xcom(DAG_ID, run_id, ti["task_id"])["path"]
+            print(f"{'':30}intent report: {details['report']}")
+        elif ti["task_id"] == lifecycle.ROLLBACK_EVIDENCE:
+            details["evidence"] = api.xcom(DAG_ID, run_id, ti["task_id"])["path"]
+        elif ti["task_id"] == lifecycle.ROLLOUT:
+            details["rollout"] = api.xcom(DAG_ID, run_id, ti["task_id"])
 
     run = api.follow(DAG_ID, run_id, timeout=900, on_change=show)
     details["state"] = run["state"]
@@ -199,7 +223,43 @@ def _follow(api, stack, text: str, phases: dict[str, str], break_after_sync: boo
         "Succeeded" if details.get("report") else "rolled back, run Failed" if details.get("evidence") else ""
     )
     print(f"  Run {run['state']} in {details['elapsedSeconds']:.1f} s{': ' + outcome if outcome else ''}.")
+    if details.get("rollout"):
+        _print_rollout(details["rollout"])
     return details
+
+
+def _intent_id(text: str) -> str:
+    return api.parse(text, load_settings()).id
+
+
+def _print_rollout(record: dict) -> None:
+    """The rollout record: each wave with its sites, commits, times and verdicts; what was reverted."""
+    print(
+        f"  rollout.json ({record['path']}): {record['type']}, {record['state']}, "
+        f"{record['failures']} failure(s)"
+    )
+    for wave in record["waves"]:
+        print(f"    wave {wave['index']} {wave['name']:<8} {wave['state']}")
+        for site, out in wave["sites"].items():
+            if out["state"] == "untouched":
+                print(f"      {site}: untouched (no commit)")
+                continue
+            lag = (
+                f", synced {out['syncedAt'] - out['deliveredAt']:.1f} s after its push"
+                if out.get("syncedAt") and out.get("deliveredAt")
+                else ""
+            )
+            verdict = (out.get("slo") or {}).get("result", "-")
+            reason = f", {out['failure']['reason'][:70]}" if out.get("failure") else ""
+            print(
+                f"      {site}: {out['state']}, commit {str(out.get('commit'))[:12]}{lag}, "
+                f"SLOs {verdict}{reason}"
+            )
+    for site, revert in record.get("reverts", {}).items():
+        print(f"    reverted {site}: commit {str(revert.get('commit'))[:12]}")
+    if record.get("stopped"):
+        print(f"    stopped at wave {record['stopped']['wave']}: {record['stopped']['reason'][:100]}")
+    print(f"    never touched: {', '.join(record['untouched']) or 'none'}")
 
 
 def run_pipeline(keep: bool) -> int:
@@ -222,8 +282,10 @@ def run_pipeline(keep: bool) -> int:
         )
         api = AirflowAPI(stack.airflow_url, *localstack.ADMIN)
         api.wait_for_dag(DAG_ID)
-        healthy = _follow(api, stack, PIPELINE_SAMPLE, lifecycle.PIPELINE_PHASES)
-        breaking = _follow(api, stack, BREAKING_SAMPLE, lifecycle.PIPELINE_PHASES, break_after_sync=True)
+        healthy = _follow(api, stack, PIPELINE_SAMPLE)
+        canary = load_settings().catalogue.groups["canary"][0]
+        breaking = _follow(api, stack, BREAKING_SAMPLE, fault_at=canary)
+        untouched = (breaking.get("rollout") or {}).get("untouched", [])
         if breaking.get("evidence"):
             evidence = json.loads(Path(breaking["evidence"]).read_text(encoding="utf-8"))
             shown = {
@@ -255,7 +317,12 @@ def run_pipeline(keep: bool) -> int:
             stack.services.clear()  # hand the processes over to 'make down'
         else:
             print("Stopping the stack ('make demo KEEP=1' leaves it up to explore the UI).")
-        ok = healthy["state"] == "success" and breaking["state"] == "failed" and breaking.get("evidence")
+        ok = (
+            healthy["state"] == "success"
+            and breaking["state"] == "failed"
+            and breaking.get("evidence")
+            and untouched == [s for s in stack.sites if s != canary]
+        )
         return 0 if ok else 1
     finally:
         stack.stop()

@@ -24,11 +24,19 @@ from include.lifecycle import (
     WAIT_FOR_O2IMS,
     WAIT_FOR_SYNC,
     Dag,
+    wave_task,
 )
 from include.localstack import stack as localstack
 from include.localstack.airflow_api import AirflowAPI
 
 PIPELINE = Dag.PIPELINE.value
+ALL_AT_ONCE = {"type": "All"}
+"""One wave of every site: the faults below hit several sites' tasks at the same time."""
+
+
+def site_task(task: str, site: str) -> str:
+    """The key of the one wave's ``task`` at ``site`` in :func:`states`."""
+    return f"{wave_task(1, task)}[{site}]"
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +68,17 @@ def wait_until(condition, timeout: float, what: str, interval: float = 0.02):
 
 
 def states(api, run_id: str) -> dict[str, str | None]:
-    return {ti["task_id"]: ti["state"] for ti in api.task_instances(PIPELINE, run_id)}
+    """``{task id: state}``, a wave's site task as ``task id[site]``."""
+    found = {}
+    for ti in api.task_instances(PIPELINE, run_id):
+        index = ti.get("map_index", -1)
+        name = (
+            f"{ti['task_id']}[{ti.get('rendered_map_index')}]"
+            if index is not None and index >= 0
+            else ti["task_id"]
+        )
+        found[name] = ti["state"]
+    return found
 
 
 def healthy(url: str) -> bool:
@@ -97,15 +115,21 @@ def git_server_killed_mid_delivery(stack, api, offset: int = 0) -> dict[str, flo
     hook.chmod(0o755)
     before = {site: main_of(stack, site) for site in stack.sites}
     try:
-        text = f"IoT sensors for {1000 + offset} devices for a smart city across both edge sites"
-        run_id = api.trigger(PIPELINE, {"intent": text, "slo_profile": "demo"})
+        text = f"IoT sensors for {1000 + offset} devices for a smart city at edge1 and edge2"
+        conf = {"intent": text, "slo_profile": "demo", "rollout_strategy": ALL_AT_ONCE}
+        run_id = api.trigger(PIPELINE, conf)
         wait_until(lambda: main_of(stack, "edge1") != before["edge1"], 120, "edge1's push")
         stack.kill("gitserver")
         killed = time.time()
     finally:
         hook.unlink()
     delivered = main_of(stack, "edge1")
-    wait_until(lambda: states(api, run_id).get(DELIVER) == "failed", 120, "deliver failing", interval=0.5)
+    wait_until(
+        lambda: states(api, run_id).get(site_task(DELIVER, "edge2")) == "failed",
+        120,
+        "edge2's deliver failing",
+        interval=0.5,
+    )
     stack.restart("gitserver")
     restarted = time.time()
     wait_until(lambda: listening(stack.git_url), 30, "the Git server", 0.2)
@@ -126,8 +150,9 @@ def git_server_killed_mid_delivery(stack, api, offset: int = 0) -> dict[str, flo
     intent_id = api.xcom(PIPELINE, run_id, "render")["intentId"]
     status, _, body = api.send("GET", f"/api/intent/{intent_id}")
     assert status == 200 and body["phase"] == "Failed"
-    assert body["sites"]["edge1"]["commit"] == delivered and body["sites"]["edge1"]["recoveredFromGit"]
-    assert body["sites"]["edge1"]["revert"]["sha"] == reverts["edge1"]["sha"]
+    assert body["sites"]["edge1"]["commit"] == delivered and body["sites"]["edge2"]["state"] == "failed"
+    assert body["sites"]["edge2"]["failure"]["reason"].startswith("delivery_failed")
+    assert body["sites"]["edge1"]["rollback"]["commit"] == reverts["edge1"]["sha"]
     return {"down": restarted - killed, "recovered": recovered - restarted}
 
 
@@ -144,7 +169,10 @@ def api_server_and_scheduler_killed(stack, api, offset: int = 0) -> dict[str, fl
     scheduler is killed during Verifying and started again. Every accepted intent still reaches
     Succeeded, and each site got exactly one delivery commit of each (nothing delivered twice)."""
     texts = [f"URLLC slice with {ms + offset} ms latency at all sites" for ms in (11, 12, 13)]
-    runs = [api.trigger(PIPELINE, {"intent": text, "slo_profile": "demo"}) for text in texts]
+    runs = [
+        api.trigger(PIPELINE, {"intent": text, "slo_profile": "demo", "rollout_strategy": ALL_AT_ONCE})
+        for text in texts
+    ]
     started = time.time()
     stack.kill("api-server")
     time.sleep(10)
@@ -153,7 +181,15 @@ def api_server_and_scheduler_killed(stack, api, offset: int = 0) -> dict[str, fl
     api_back = time.time()
 
     wait_until(
-        lambda: any(states(api, run).get(VERIFY_SLOS) == "running" for run in runs), 240, "Verifying", 0.5
+        lambda: any(
+            state == "running"
+            for run in runs
+            for task, state in states(api, run).items()
+            if task.startswith(wave_task(1, VERIFY_SLOS))
+        ),
+        240,
+        "Verifying",
+        0.5,
     )
     stack.kill("scheduler", group=False)  # the scheduler crashes; the task processes it started run on
     time.sleep(5)
@@ -195,9 +231,14 @@ def triggerer_killed_during_a_wait(stack, api, offset: int = 0) -> dict[str, flo
     stack.control("edge2", "POST", "/control/sync", {"paused": True})
     text = f"URLLC slice with {14 + offset} ms latency at all sites"  # a new intent: a commit to wait for
     try:
-        run_id = api.trigger(PIPELINE, {"intent": text, "slo_profile": "demo"})
+        run_id = api.trigger(
+            PIPELINE, {"intent": text, "slo_profile": "demo", "rollout_strategy": ALL_AT_ONCE}
+        )
         wait_until(
-            lambda: states(api, run_id).get(WAIT_FOR_SYNC) == "deferred", 120, "the deferred wait", 0.3
+            lambda: states(api, run_id).get(site_task(WAIT_FOR_SYNC, "edge2")) == "deferred",
+            120,
+            "the deferred wait",
+            0.3,
         )
         stack.kill("triggerer")
         killed = time.time()
@@ -205,7 +246,9 @@ def triggerer_killed_during_a_wait(stack, api, offset: int = 0) -> dict[str, flo
         stack.control("edge2", "POST", "/control/sync", {"paused": False})
     time.sleep(3)
     stack.restart("triggerer")
-    wait_until(lambda: states(api, run_id).get(WAIT_FOR_SYNC) == "success", 120, "the wait", 0.3)
+    wait_until(
+        lambda: states(api, run_id).get(site_task(WAIT_FOR_SYNC, "edge2")) == "success", 120, "the wait", 0.3
+    )
     resumed = time.time()
     assert api.follow(PIPELINE, run_id, timeout=180)["state"] == "success"
     return {"resumed": resumed - killed}
@@ -221,8 +264,13 @@ def site_lost_during_rollback(stack, api, offset: int = 0) -> dict[str, float]:
     edge1 confirms the restore, edge2 never does: the evidence says 'unconfirmed', lists only edge1 as
     restored, keeps edge2's own message, and the run is not counted as rolled back."""
     text = f"URLLC slice with {15 + offset} ms latency at all sites"
-    run_id = api.trigger(PIPELINE, {"intent": text, "slo_profile": "demo"})
-    wait_until(lambda: states(api, run_id).get(WAIT_FOR_O2IMS) == "success", 120, "Reconciling", 0.3)
+    run_id = api.trigger(PIPELINE, {"intent": text, "slo_profile": "demo", "rollout_strategy": ALL_AT_ONCE})
+    wait_until(
+        lambda: all(states(api, run_id).get(site_task(WAIT_FOR_O2IMS, s)) == "success" for s in stack.sites),
+        120,
+        "Reconciling",
+        0.3,
+    )
     namespace = f"intent-{api.xcom(PIPELINE, run_id, 'render')['intentId']}"
     stack.control("edge1", "PUT", f"/control/faults/{namespace}", {"latencyMs": 250})
     stack.kill("edge2")

@@ -102,13 +102,20 @@ def test_post_api_intent_runs_to_succeeded_and_reports_every_site(running):
     stack, admin = running
     operator = AirflowAPI(stack.airflow_url, *localstack.OPERATOR)
     status, headers, body = _post(
-        operator, {"intent": "URLLC slice with 6 ms latency at all sites", "slo_profile": "demo"}
+        operator,
+        {
+            "intent": "URLLC slice with 6 ms latency at all sites",
+            "slo_profile": "demo",
+            "rolloutStrategy": {"type": "All", "all": {"progressDeadline": "2m"}},
+        },
     )
     assert status == 202, body
     intent_id, run_id = body["intentId"], body["runId"]
     assert headers["location"] == body["status"] == f"/api/intent/{intent_id}"
     assert body["parser"] == {"path": "deterministic", "fallbackReason": "no LLM connection configured"}
     assert run_id.startswith(f"intent__{intent_id}__")
+    assert body["rollout"]["type"] == "All" and body["rollout"]["progressDeadline"] == 120
+    assert body["rollout"]["waves"][0]["sites"] == ["edge1", "edge2", "edge3"]
 
     # A second submission of the same intent while it runs is refused, and starts nothing.
     before = _runs(admin)
@@ -125,14 +132,19 @@ def test_post_api_intent_runs_to_succeeded_and_reports_every_site(running):
     assert status == 200, state
     assert state["phase"] == "Succeeded" and state["run"]["runId"] == run_id
     heads = _heads(stack)
-    assert set(state["sites"]) == {"edge1", "edge2"}
+    assert set(state["sites"]) == {"edge1", "edge2", "edge3"}
     for site, entry in state["sites"].items():
         assert entry["commit"] == heads[site]  # nothing else was delivered since
-        assert entry["sync"]["state"] == "done" and entry["sync"]["observed"] == heads[site]
-        assert entry["o2ims"]["state"] == "done"
+        assert entry["state"] == "passed" and entry["wave"] == 1
+        assert entry["deliveredAt"] <= entry["syncedAt"] <= entry["provisionedAt"]
         assert entry["provisioningRequest"] == f"{intent_id}-{site}"
+        assert entry["tasks"] == dict.fromkeys(
+            [lifecycle.DELIVER, lifecycle.WAIT_FOR_SYNC, lifecycle.WAIT_FOR_O2IMS, lifecycle.VERIFY_SLOS],
+            "success",
+        )
     assert state["slo"]["result"] == "pass"
-    assert set(state["slo"]["slos"]) == {"edge1", "edge2"}
+    assert set(state["slo"]["slos"]) == {"edge1", "edge2", "edge3"}
+    assert state["rollout"]["state"] == "Succeeded" and state["rollout"]["path"].endswith("rollout.json")
     assert state["intentReport"]["href"] == f"/api/intent/{intent_id}/report"
     assert "evidence" not in state
 
@@ -469,7 +481,11 @@ def test_emergency_fail_run_marks_a_stuck_run_failed_through_the_real_api(runnin
         deadline = time.time() + 120
         while time.time() < deadline:
             states = {ti["task_id"]: ti["state"] for ti in admin.task_instances(DAG, run_id)}
-            if states.get(lifecycle.WAIT_FOR_SYNC) in ("deferred", "running", "up_for_reschedule"):
+            if states.get(lifecycle.wave_task(1, lifecycle.WAIT_FOR_SYNC)) in (
+                "deferred",
+                "running",
+                "up_for_reschedule",
+            ):
                 break
             time.sleep(0.5)
         else:

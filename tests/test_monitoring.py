@@ -131,16 +131,6 @@ def test_dashboard_has_the_four_panels_with_units_and_descriptions():
 # -- the exporter, in process -----------------------------------------------------------------------
 
 
-def _verdict(slos: dict[str, dict[str, tuple[int, int]]]) -> dict:
-    return {
-        "result": "pass",
-        "slos": {
-            site: {name: {"evaluations": made, "failures": failed} for name, (made, failed) in by.items()}
-            for site, by in slos.items()
-        },
-    }
-
-
 WATCHER = (lifecycle.WATCHER, Key.RETURN)
 REVERTS = (lifecycle.ROLLBACK_REVERT, Key.REVERTS)
 EVIDENCE = (lifecycle.ROLLBACK_EVIDENCE, Key.RETURN)
@@ -163,34 +153,47 @@ def test_run_results():
     assert metrics.result_of("failed", {}, {}) == "failed"
 
 
-def test_run_facts_prefer_each_sites_own_times():
-    delivered = (lifecycle.DELIVER, Key.DELIVERED)
-    xcoms = {
-        delivered: {
-            "edge1": {"sha": "a" * 40, "created": True, "pushedAt": 1000.0},
-            "edge2": {"sha": "b" * 40, "created": True, "pushedAt": 1001.0},
-        },
-        (lifecycle.WAIT_FOR_SYNC, Key.RETURN): {
-            "edge1": {"state": "done", "at": 1002.5},
-            "edge2": {"state": "done"},  # recorded before per-site times: the wait's end counts
-        },
-        (lifecycle.WAIT_FOR_SYNC, Key.COMPLETED_AT): 1004.0,
-        (lifecycle.WAIT_FOR_O2IMS, Key.RETURN): {
-            "edge1": {"state": "done", "at": 1006.0, "createdAt": 1003.0, "fulfilledAt": 1004.0},
-            "edge2": {"state": "done", "at": 1007.0},
-        },
-        (lifecycle.VERIFY_SLOS, Key.RETURN): _verdict({"edge1": {"latency_p95": (15, 2)}}),
-        WATCHER: "Succeeded",
+def _site(**fields) -> dict:
+    return {"state": "passed", "commit": "a" * 40, "created": True, **fields}
+
+
+def test_run_facts_come_from_the_rollout_record():
+    rollout = {
+        "waves": [
+            {
+                "index": 1,
+                "sites": {
+                    "edge1": _site(
+                        deliveredAt=1000.0,
+                        syncedAt=1002.5,
+                        provisionedAt=1006.0,
+                        o2ims={"createdAt": 1003.0, "fulfilledAt": 1004.0},
+                        slos={"latency_p95": {"evaluations": 15, "failures": 2}},
+                    )
+                },
+            },
+            {
+                "index": 2,
+                "sites": {
+                    # no O2IMS times of its own: from the push to the wait seeing it fulfilled
+                    "edge2": _site(deliveredAt=1001.0, syncedAt=1004.0, provisionedAt=1007.0, o2ims={}),
+                    "edge3": {"state": "untouched"},
+                },
+            },
+        ]
     }
+    xcoms = {(lifecycle.ROLLOUT, Key.RETURN): rollout, WATCHER: "Succeeded"}
     facts = metrics.facts_of("success", {}, xcoms)
     assert facts.result == "succeeded"
     assert facts.sync_lags == {"edge1": (1000.0, 2.5), "edge2": (1001.0, 3.0)}
     assert facts.o2ims == {"edge1": 1.0, "edge2": 6.0}
     assert facts.slos == {("latency_p95", "edge1"): (15, 2)}
     # Delivering content that was already there pushed nothing: no lag, no O2IMS request.
-    xcoms[delivered]["edge1"]["created"] = False
+    rollout["waves"][0]["sites"]["edge1"]["created"] = False
     again = metrics.facts_of("success", {}, xcoms)
     assert set(again.sync_lags) == set(again.o2ims) == {"edge2"}
+    # a run without a rollout record (refused at validate) contributes no site figure
+    assert metrics.facts_of("failed", {}, {}).sync_lags == {}
 
 
 def test_finished_runs_are_read_once_through_the_run_records(monkeypatch):
@@ -321,7 +324,12 @@ def monitored(tmp_path_factory):
         )
         runs = {
             "intent": api.trigger(
-                DAG, {"intent": "URLLC slice with 8 ms latency at all sites", "slo_profile": "demo"}
+                DAG,
+                {
+                    "intent": "URLLC slice with 8 ms latency at all sites",
+                    "slo_profile": "demo",
+                    "rollout_strategy": {"type": "All"},
+                },
             ),
             "dry": api.trigger(DAG, {"intent": "IoT sensors for a smart city at edge1", "dry_run": True}),
         }
@@ -358,22 +366,20 @@ def test_exported_values_are_what_the_db_holds(monitored):
     assert sum(v for (name, _), v in got.items() if name == "intent_processed_total") == len(listed)
 
     run_id = runs["intent"]
-    delivered = api.xcom(DAG, run_id, lifecycle.DELIVER, key=Key.DELIVERED)
-    synced = api.xcom(DAG, run_id, lifecycle.WAIT_FOR_SYNC)
-    fulfilled = api.xcom(DAG, run_id, lifecycle.WAIT_FOR_O2IMS)
-    verdict = api.xcom(DAG, run_id, lifecycle.VERIFY_SLOS)
-    assert set(delivered) == set(synced) == set(fulfilled) == {"edge1", "edge2"}
-    for site in delivered:
+    record = api.xcom(DAG, run_id, lifecycle.ROLLOUT)
+    sites = {site: out for wave in record["waves"] for site, out in wave["sites"].items()}
+    assert set(sites) == {"edge1", "edge2", "edge3"}
+    for site, out in sites.items():
         labels = (("site", site),)
-        lag = synced[site]["at"] - delivered[site]["pushedAt"]
+        lag = out["syncedAt"] - out["deliveredAt"]
         assert got[("gitops_sync_lag_seconds", labels)] == pytest.approx(lag, abs=0.001)
         assert 0 <= lag < 300
         # The simulated O2IMS reports whole seconds: creation and fulfilment times from the object.
-        duration = fulfilled[site]["fulfilledAt"] - fulfilled[site]["createdAt"]
+        duration = out["o2ims"]["fulfilledAt"] - out["o2ims"]["createdAt"]
         assert got[("o2ims_request_duration_seconds_count", labels)] == 1
         assert got[("o2ims_request_duration_seconds_sum", labels)] == pytest.approx(duration, abs=0.001)
-        assert fulfilled[site]["at"] >= delivered[site]["pushedAt"]
-        for name, entry in verdict["slos"][site].items():
+        assert out["provisionedAt"] >= out["deliveredAt"]
+        for name, entry in out["slos"].items():
             key = (("site", site), ("slo", name))
             assert got[("slo_evaluations_total", key)] == entry["evaluations"] > 0
             assert got[("slo_violations_total", key)] == entry["failures"]

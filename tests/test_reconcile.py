@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from include.gitops.repo import commit_message
-from include.lifecycle import RECONCILE_GROUP, Dag, in_group
+from include.lifecycle import RECONCILE_GROUP, WAIT_FOR_SYNC, Dag, in_group, wave_task
 from include.localstack import stack as localstack
 from include.localstack.airflow_api import AirflowAPI
 
@@ -64,7 +64,7 @@ def test_orphans_are_found_reported_and_taken_out(connections):
     stack.control("edge2", "POST", "/control/sync", {"paused": True})
     try:
         run_id = api.trigger(Dag.PIPELINE.value, {"intent": "IoT sensors for a smart city at edge2"})
-        _wait_for_state(api, run_id, "wait_for_sync", "deferred")
+        _wait_for_state(api, run_id, wave_task(1, WAIT_FOR_SYNC), "deferred")
         intent_id = api.xcom(Dag.PIPELINE.value, run_id, "validate", "intent_id")
         in_flight = _orphans_by_intent()
         api.rest.set_dag_run_state(Dag.PIPELINE.value, run_id, "failed")

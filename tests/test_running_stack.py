@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from include.lifecycle import DELIVER, ROLLOUT, WAIT_FOR_SYNC, wave_task
 from include.localstack import stack as localstack
 from include.localstack.airflow_api import AirflowAPI, AirflowAPIError
 
@@ -16,15 +17,17 @@ def running(airflow_stack):
     yield airflow_stack, AirflowAPI(airflow_stack.airflow_url, *localstack.ADMIN)
 
 
-def test_rest_trigger_takes_an_intent_to_synced_through_the_triggerer(running):
+def test_rest_trigger_takes_an_intent_wave_by_wave_through_the_triggerer(running):
     stack, api = running
     stack.control("edge2", "POST", "/control/sync", {"paused": True})  # so the sync wait has to defer
-    run_id = api.trigger(DAG, {"intent": "URLLC slice with 8 ms latency at all sites", "slo_profile": "demo"})
+    text = "URLLC slice with 8 ms latency at edge1 and edge2"
+    run_id = api.trigger(DAG, {"intent": text, "slo_profile": "demo"})
     states: dict[str, list[str]] = {}
+    edge2_sync = wave_task(2, WAIT_FOR_SYNC)
 
     def record(ti):
         states.setdefault(ti["task_id"], []).append(ti["state"])
-        if ti["task_id"] == "wait_for_sync" and ti["state"] == "deferred":
+        if ti["task_id"] == edge2_sync and ti["state"] == "deferred":
             stack.control("edge2", "POST", "/control/sync", {"paused": False})
 
     try:
@@ -32,11 +35,18 @@ def test_rest_trigger_takes_an_intent_to_synced_through_the_triggerer(running):
     finally:
         stack.control("edge2", "POST", "/control/sync", {"paused": False})
     assert run["state"] == "success", states
-    assert "deferred" in states["wait_for_sync"]
-    delivered = api.xcom(DAG, run_id, "deliver")
-    synced = api.xcom(DAG, run_id, "wait_for_sync")
-    assert set(delivered) == set(synced) == {"edge1", "edge2"}
-    assert all(site["state"] == "done" for site in synced.values())
+    assert "deferred" in states[edge2_sync]
+    record_ = api.xcom(DAG, run_id, ROLLOUT)
+    assert [(w["name"], list(w["sites"]), w["state"]) for w in record_["waves"]] == [
+        ("canary", ["edge1"], "Succeeded"),
+        ("wave-2", ["edge2"], "Succeeded"),
+    ]
+    for wave in (1, 2):
+        site = ("edge1", "edge2")[wave - 1]
+        delivered = api.xcom(DAG, run_id, wave_task(wave, DELIVER), map_index=0)
+        synced = api.xcom(DAG, run_id, wave_task(wave, WAIT_FOR_SYNC), map_index=0)
+        assert set(delivered) == set(synced) == {site}
+        assert synced[site]["state"] == "done" and synced[site]["observed"] == delivered[site]["sha"]
 
 
 def test_invalid_params_are_refused_before_a_run(running):
@@ -57,7 +67,7 @@ def test_invalid_intent_fails_validate_with_errors_in_xcom(running):
     errors = api.xcom(DAG, run_id, "validate", key="errors")
     assert errors["errors"][0] == {
         "field": "text",
-        "reason": "unknown site 'edge9'; known sites are edge1, edge2",
+        "reason": "unknown site 'edge9'; known sites are edge1, edge2, edge3",
     }
 
 

@@ -77,9 +77,11 @@ class AirflowAPI:
     def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
         return [as_dict(ti) for ti in self.rest.task_instances(dag_id, run_id)]
 
-    def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
-        """The value ``task_id`` pushed under ``key`` (deserialised JSON)."""
-        return self.rest.get_xcom_entry(dag_id, run_id, task_id, key).value
+    def xcom(
+        self, dag_id: str, run_id: str, task_id: str, key: str = "return_value", map_index: int | None = None
+    ) -> Any:
+        """The value ``task_id`` (its instance ``map_index`` when mapped) pushed under ``key``."""
+        return self.rest.get_xcom_entry(dag_id, run_id, task_id, key, map_index=map_index).value
 
     def follow(
         self,
@@ -91,19 +93,22 @@ class AirflowAPI:
         on_change: Callable[[dict[str, Any]], None] | None = None,
     ) -> dict[str, Any]:
         """Poll until the run ends; call ``on_change(task_instance)`` whenever a task's state changes."""
-        seen: dict[str, str | None] = {}
-        deadline = time.time() + timeout
-        while True:
+        seen: dict[tuple[str, int], str | None] = {}  # (task id, map index): state
+
+        def changes() -> None:
             for ti in self.task_instances(dag_id, run_id):
-                if seen.get(ti["task_id"], "") != ti["state"]:
-                    seen[ti["task_id"]] = ti["state"]
+                key = (ti["task_id"], ti.get("map_index", -1))
+                if seen.get(key, "") != ti["state"]:
+                    seen[key] = ti["state"]
                     if on_change:
                         on_change(ti)
+
+        deadline = time.time() + timeout
+        while True:
+            changes()
             run = self.run(dag_id, run_id)
             if run["state"] in ("success", "failed"):
-                for ti in self.task_instances(dag_id, run_id):
-                    if seen.get(ti["task_id"], "") != ti["state"] and on_change:
-                        on_change(ti)
+                changes()
                 return run
             if time.time() > deadline:
                 raise TimeoutError(f"DAG run {run_id} did not end within {timeout:g} s (states: {seen})")

@@ -70,8 +70,17 @@ def _failure_of(site: str, seen: dict[str, Any]) -> tuple[str, str] | None:
             )
         return "Verifying", "verification_failed: no SLO verdict"
     if verdict.get("result") != "pass":
-        return "Verifying", f"slo_breach: {verdict.get('trigger') or verdict.get('result')}"
+        broken = [_breach(b) for b in verdict.get("breaches") or [] if b.get("site") in (site, None)]
+        detail = "; ".join(broken) or verdict.get("result")
+        return "Verifying", f"{verdict.get('trigger') or 'slo_breach'}: {detail}"
     return None
+
+
+def _breach(breach: dict[str, Any]) -> str:
+    """``latency_p95 242.5 (threshold 50)``: the SLO and the last value the window saw."""
+    values = [s.get("value") for s in breach.get("samples") or [] if s.get("value") is not None]
+    last = f" {values[-1]:g}" if values else " no data"
+    return f"{breach.get('slo')}{last} (threshold {breach.get('threshold')})"
 
 
 def site_outcome(site: str, seen: dict[str, Any]) -> dict[str, Any]:
@@ -82,6 +91,7 @@ def site_outcome(site: str, seen: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {
         "commit": delivery.get("sha"),
         "created": delivery.get("created", bool(delivery)),
+        "provisioningRequest": delivery.get("provisioningRequest"),
         "deliveredAt": delivery.get("pushedAt"),
         "syncedAt": (seen.get("synced") or {}).get("at"),
         "provisionedAt": (seen.get("provisioned") or {}).get("at"),

@@ -123,6 +123,10 @@ def test_withdraw_takes_out_only_the_target_intent(stack):
     summary = xcom(run, "withdraw.evidence")
     assert summary["intentId"] == "gone-a" and summary["result"] == "success"
     assert summary["sites"] == list(SITES)
+    # reverse wave order: edge2 (wave-2) before the canary edge1
+    assert xcom(run, "plan")["order"] == ["edge2", "edge1"]
+    reverts = xcom(run, "withdraw.revert", "reverts")
+    assert reverts["edge2"]["pushedAt"] < reverts["edge1"]["pushedAt"]
     for site in SITES:
         after = summary["reverts"][site]
         assert (

@@ -16,7 +16,10 @@ import pytest
 from edge_intent.hooks.airflow_api import AirflowApiHook
 from include.airflow_rest import AirflowRest, AirflowRestError, api_base_url
 from include.compiler.config import PROJECT_ROOT
+from include.lifecycle import WAIT_FOR_SYNC, wave_task
 from include.localstack import stack as localstack
+
+SYNC = wave_task(1, WAIT_FOR_SYNC)
 
 DAG = "intent_pipeline"
 CONN_ID = "airflow_api_hook_test"
@@ -181,7 +184,7 @@ def test_the_hook_marks_a_stuck_run_failed(running, monkeypatch):
         deadline = time.time() + 150
         while True:
             states = _states(rest, run_id)
-            if states.get("wait_for_sync") in ("deferred", "running", "up_for_reschedule"):
+            if states.get(SYNC) in ("deferred", "running", "up_for_reschedule"):
                 break
             assert time.time() < deadline, f"the run never reached the sync wait: {states}"
             time.sleep(0.5)
@@ -198,6 +201,6 @@ def test_the_hook_marks_a_stuck_run_failed(running, monkeypatch):
                 break
             assert time.time() < deadline, states
             time.sleep(0.5)
-        assert states["wait_for_sync"] == "failed"
+        assert states[SYNC] == "failed"
     finally:
         stack.control("edge1", "POST", "/control/sync", {"paused": False})

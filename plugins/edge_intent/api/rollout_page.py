@@ -194,7 +194,7 @@ const short = sha => text(sha).slice(0, 8);
 function approval(a) {
   if (!a || !a.required) return "no approval needed";
   if (!a.decision) return "approval required";
-  return `${a.decision} by ${text(a.by) || "?"}${a.at ? " at " + text(a.at) : ""}`;
+  return [text(a.decision), a.by && `by ${text(a.by)}`, a.at && `at ${text(a.at)}`].filter(Boolean).join(" ");
 }
 
 function summary(d) {

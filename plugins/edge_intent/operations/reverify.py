@@ -12,6 +12,7 @@ from edge_intent.hooks.site_repo import SiteRepoHook
 from edge_intent.operations.params import INTENT_ID_MAX, InvalidParam, OperationFailed, check_label
 from edge_intent.rollout.revert import Kind, plan
 from edge_intent.rollout.verify import verify_sites
+from edge_intent.rollout.waves import reverse_waves
 from include.compiler.config import load_settings
 
 log = logging.getLogger(__name__)
@@ -103,6 +104,7 @@ def select(verified: Any, on_missing_data: str) -> list[dict[str, Any]]:
                 trigger=trigger,
                 reason=f"re-verification: {trigger}",
                 verdict=verdict,
+                order=reverse_waves(item["sites"]),
             )
         )
     log.info("Rolling back: %s", ", ".join(p["intentId"] for p in chosen) or "nothing")

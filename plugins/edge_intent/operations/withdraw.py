@@ -1,4 +1,5 @@
-"""intent_withdraw: plan the revert of every delivery commit of an intent still in effect."""
+"""intent_withdraw: plan the revert of every delivery commit of an intent still in effect, the
+sites in reverse wave order."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from edge_intent.operations.params import (
     check_text,
 )
 from edge_intent.rollout.revert import Kind, plan
+from edge_intent.rollout.waves import reverse_waves
 
 log = logging.getLogger(__name__)
 
@@ -43,4 +45,11 @@ def withdraw_plan(
             f"intent {intent_id} is not deployed at {', '.join(missing)} (it is at {', '.join(found)}); "
             "nothing was withdrawn"
         )
-    return plan(Kind.WITHDRAW, found, intent_id=intent_id, trigger="withdrawn", reason=reason)
+    return plan(
+        Kind.WITHDRAW,
+        found,
+        intent_id=intent_id,
+        trigger="withdrawn",
+        reason=reason,
+        order=reverse_waves(found),
+    )

@@ -196,3 +196,13 @@ def tolerated(record: dict[str, Any], index: int) -> dict[str, str]:
         for site, out in sorted(wave["sites"].items())
         if out["state"] == records.FAILED and out.get("commit") and out.get("created")
     }
+
+
+def reverse_waves(sites: dict[str, Any]) -> list[str]:
+    """The sites in reverse rollout order (the default strategy's waves, newest first): a withdrawal
+    takes the intent off its last wave first and off its canary last."""
+    from include.compiler.config import load_settings
+    from include.rollout.strategy import resolve
+
+    waves = resolve(None, sorted(sites), load_settings().catalogue).waves
+    return [site for wave in reversed(waves) for site in wave.sites]
