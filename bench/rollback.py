@@ -48,7 +48,8 @@ def one(api: AirflowAPI, stack, index: int) -> dict:
     marks: dict[str, float] = {}
 
     def on_change(ti):
-        if ti["task_id"] == lifecycle.WAIT_FOR_O2IMS and ti["state"] == "success" and "onset" not in marks:
+        wave = lifecycle.wave_of(ti["task_id"])
+        if wave == (1, lifecycle.WAIT_FOR_O2IMS) and ti["state"] == "success" and "onset" not in marks:
             namespace = f"intent-{api.xcom(DAG, run_id, lifecycle.RENDER)['intentId']}"
             stack.control("edge2", "PUT", f"/control/faults/{namespace}", {"latencyMs": 200})
             marks["onset"] = time.time()

@@ -40,13 +40,15 @@ from include.lifecycle import PLAN, Dag
     },
 )
 def emergency_checkpoint():
-    @task(task_id=PLAN, task_display_name="Plan", execution_timeout=timedelta(minutes=1))
+    @task(
+        task_id=PLAN, task_display_name="Plan", execution_timeout=timedelta(minutes=1), multiple_outputs=False
+    )
     def plan() -> dict:
         from edge_intent.operations.emergency import checkpoint_plan
 
         return checkpoint_plan(get_current_context()["params"])
 
-    @task(task_display_name="Tag", execution_timeout=timedelta(minutes=1))
+    @task(task_display_name="Tag", execution_timeout=timedelta(minutes=1), multiple_outputs=False)
     def tag(planned: dict) -> dict:
         from edge_intent.operations.emergency import checkpoint_create
 

@@ -54,7 +54,11 @@ PROJECT_DAGS = [str(dag_id) for dag_id in Dag if dag_id != Dag.FAIL_RUN]
     },
 )
 def emergency_fail_run():
-    @task(task_display_name="Mark the run failed", execution_timeout=timedelta(minutes=1))
+    @task(
+        task_display_name="Mark the run failed",
+        execution_timeout=timedelta(minutes=1),
+        multiple_outputs=False,
+    )
     def fail_run() -> dict:
         from edge_intent.operations.emergency import fail_run
 

@@ -46,7 +46,9 @@ from include.lifecycle import PLAN, RESET_GROUP, Dag
     },
 )
 def emergency_reset():
-    @task(task_id=PLAN, task_display_name="Plan", execution_timeout=timedelta(minutes=1))
+    @task(
+        task_id=PLAN, task_display_name="Plan", execution_timeout=timedelta(minutes=1), multiple_outputs=False
+    )
     def plan() -> dict:
         from edge_intent.operations.emergency import reset_plan
 

@@ -52,7 +52,11 @@ from include.lifecycle import WAIT_FOR_SYNC, Dag
     params={"site": label_param("Site", "The catalogue site whose Config Sync to restart.", max_length=63)},
 )
 def emergency_resync():
-    @task(task_display_name="Restart the reconciler", execution_timeout=timedelta(minutes=1))
+    @task(
+        task_display_name="Restart the reconciler",
+        execution_timeout=timedelta(minutes=1),
+        multiple_outputs=False,
+    )
     def restart() -> dict:
         from edge_intent.operations.emergency import resync_restart
 

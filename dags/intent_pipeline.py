@@ -9,14 +9,13 @@ the operator state machine:
 | `validate` | Pending: read and validate the intent (TS 28.312); its strategy into waves | 30 s |
 | `compile` | Compiling: TMF921 → TS 28.312 → each site's KRM package | 2 min |
 | `render` | Rendering: `kpt fn render` of every package | 3 min |
-| `wave_<n>.start` | the wave's sites; skipped when the plan has no wave n or the rollout stopped | |
-| `wave_<n>.approve` | a person's approval (Required actions), if the strategy asks | approvalTimeout |
+| `wave_<n>.approve` | the wave's sites, after a person's approval if the strategy asks | approvalTimeout |
 | `wave_<n>.sites.deliver` | Delivering, per site: one commit under `intents/<id>/`, pushed | 1 min |
 | `wave_<n>.sites.wait_for_sync` | Reconciling: the site's RootSync synced to its commit | progressDeadline |
 | `wave_<n>.sites.wait_for_o2ims` | Reconciling: the site's O2IMS request fulfilled | progressDeadline |
 | `wave_<n>.sites.verify_slos` | Verifying: the site's SLOs over the window, then the soak | 11 min |
-| `wave_<n>.gate` | the rollout record: the wave's failures; more than `maxFailures` stops the rollout | |
-| `wave_<n>.revert_failed` | a failed site within `maxFailures`, reverted alone before the next wave | 1 min |
+| `wave_<n>.gate` | the rollout record: more than `maxFailures` failed sites stop the rollout | |
+| `wave_<n>.restore_failed` | a failed site within `maxFailures`, reverted alone by the gate, synced | |
 | `decide` | Succeeded if the rollout went through, else RollingBack | |
 | `report` | Succeeded: TMF921 IntentReport and TS 28.312 IntentFulfilmentReport | |
 | `rollback.*` | RollingBack: revert this run's commits, newest wave first; restore sync; evidence.json | |
@@ -95,8 +94,8 @@ def _rollback_plan(context):
             None,
             type=["null", "object"],
             title="Rollout strategy",
-            description="Open Cluster Management's RolloutStrategy, e.g. {\"type\": \"Progressive\", "
-            '\"progressive\": {\"maxConcurrency\": 1, \"maxFailures\": 0, \"minSuccessTime\": \"30s\"}}; '
+            description='Open Cluster Management\'s RolloutStrategy, e.g. {"type": "Progressive", '
+            '"progressive": {"maxConcurrency": 1, "maxFailures": 0, "minSuccessTime": "30s"}}; '
             "empty: config/rollout.yaml's default.",
         ),
     },
@@ -104,20 +103,35 @@ def _rollback_plan(context):
 def intent_pipeline():
     # Infrastructure errors (the execution API, the DB) are retried; an invalid intent raises
     # InvalidIntent, which is never retried.
-    @task(task_id=VALIDATE, task_display_name="Pending: validate", execution_timeout=timedelta(seconds=30))
+    @task(
+        task_id=VALIDATE,
+        task_display_name="Pending: validate",
+        execution_timeout=timedelta(seconds=30),
+        multiple_outputs=False,
+    )
     def validate() -> dict:
         from edge_intent import intake
 
         context = get_current_context()
         return intake.validate(context["params"], context["ti"])
 
-    @task(task_id=COMPILE, task_display_name="Compiling", execution_timeout=timedelta(minutes=2))
+    @task(
+        task_id=COMPILE,
+        task_display_name="Compiling",
+        execution_timeout=timedelta(minutes=2),
+        multiple_outputs=False,
+    )
     def compile_(tmf: dict) -> dict:
         from edge_intent import pipeline
 
         return pipeline.compile_intent(tmf, get_current_context()["ti"])
 
-    @task(task_id=RENDER, task_display_name="Rendering", execution_timeout=timedelta(minutes=3))
+    @task(
+        task_id=RENDER,
+        task_display_name="Rendering",
+        execution_timeout=timedelta(minutes=3),
+        multiple_outputs=False,
+    )
     def render(compiled: dict) -> dict:
         from edge_intent import pipeline
 
@@ -138,7 +152,7 @@ def intent_pipeline():
         context = get_current_context()
         return pipeline.decide(context["ti"], context["run_id"], context["params"]["dry_run"])
 
-    @task(task_id=REPORT, task_display_name="Succeeded: report")
+    @task(task_id=REPORT, task_display_name="Succeeded: report", multiple_outputs=False)
     def report() -> dict:
         from edge_intent import pipeline
 
@@ -152,7 +166,13 @@ def intent_pipeline():
         context = get_current_context()
         return pipeline.watch(context["ti"], context["params"]["dry_run"])
 
-    @task(task_id=ROLLOUT, task_display_name="Rollout record", trigger_rule=TriggerRule.ALL_DONE, retries=1)
+    @task(
+        task_id=ROLLOUT,
+        task_display_name="Rollout record",
+        trigger_rule=TriggerRule.ALL_DONE,
+        retries=1,
+        multiple_outputs=False,
+    )
     def rollout() -> dict:
         from edge_intent import pipeline
 

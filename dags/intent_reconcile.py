@@ -58,7 +58,7 @@ def intent_reconcile():
 
         return reconcile.plans(orphans, get_current_context()["params"])
 
-    @task(task_display_name="Summary", trigger_rule=TriggerRule.ALL_DONE)
+    @task(task_display_name="Summary", trigger_rule=TriggerRule.ALL_DONE, multiple_outputs=False)
     def summary(orphans: list, reverted: list) -> dict:
         from edge_intent.operations import reconcile
 

@@ -52,7 +52,13 @@ from include.lifecycle import PLAN, WITHDRAW_GROUP, Dag
     },
 )
 def intent_withdraw():
-    @task(task_id=PLAN, task_display_name="Plan", retries=0, execution_timeout=timedelta(minutes=1))
+    @task(
+        task_id=PLAN,
+        task_display_name="Plan",
+        retries=0,
+        execution_timeout=timedelta(minutes=1),
+        multiple_outputs=False,
+    )
     def plan() -> dict:
         from edge_intent.operations.withdraw import withdraw_plan
 

@@ -76,6 +76,7 @@ def slo_reverify():
         retries=0,
         execution_timeout=timedelta(minutes=12),
         map_index_template="{{ task.op_kwargs['intent']['intentId'] }}",
+        multiple_outputs=False,
     )
     def verify(intent: dict) -> dict:
         from edge_intent.operations import reverify
@@ -94,7 +95,7 @@ def slo_reverify():
 
         return reconcile.report()
 
-    @task(task_display_name="Summary", trigger_rule=TriggerRule.ALL_DONE, retries=0)
+    @task(task_display_name="Summary", trigger_rule=TriggerRule.ALL_DONE, retries=0, multiple_outputs=False)
     def summary(verified: list, rolled_back: list) -> dict:
         from edge_intent.operations import reverify
 

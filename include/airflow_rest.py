@@ -350,6 +350,30 @@ class AirflowRest:
         )
         return entry.actual_instance
 
+    # -- human-in-the-loop (a wave's approval) ---------------------------------------------------
+
+    def hitl_details(self, dag_id: str, run_id: str) -> list[Any]:
+        """``GET /api/v2/dags/{dag_id}/dagRuns/{run_id}/hitlDetails``: the run's required actions."""
+        found = self._call(
+            f"GET required actions of run {run_id} of {dag_id}",
+            lambda: self.task_instances_api.get_hitl_details(dag_id, run_id, _request_timeout=self.timeout),
+        )
+        return list(found.hitl_details)
+
+    def answer_hitl(
+        self, dag_id: str, run_id: str, task_id: str, chosen: list[str], *, map_index: int = -1
+    ) -> Any:
+        """``PATCH .../taskInstances/{task_id}/{map_index}/hitlDetails``: answer a required action."""
+        from airflow_client.client.models.update_hitl_detail_payload import UpdateHITLDetailPayload
+
+        payload = UpdateHITLDetailPayload(chosen_options=chosen, params_input={})
+        return self._call(
+            f"answer the required action of {task_id} in run {run_id} of {dag_id}",
+            lambda: self.task_instances_api.update_hitl_detail(
+                dag_id, run_id, task_id, map_index, payload, _request_timeout=self.timeout
+            ),
+        )
+
     # -- anything else ---------------------------------------------------------------------------
 
     def request_json(self, method: str, path: str, body: Any = None) -> Any:

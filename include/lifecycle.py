@@ -53,6 +53,7 @@ class Key(StrEnum):
     ORPHANS = "orphans"  # slo_reverify: intents at a site's HEAD that no successful run delivered
     ROLLOUT = "rollout"  # validate: the rollout plan (the strategy resolved into waves)
     VERDICT = "verdict"  # verify_slos: the SLO verdict, also when the task failed on a breach
+    RESTORE = "restore"  # a wave's gate: the restore wait's targets of the sites it reverted alone
     APPROVAL = "approval"  # a wave's approve: {required, decision Approve|Reject|TimedOut, by, at}
 
 
@@ -70,15 +71,14 @@ REPORT = "report"
 WATCHER = "watcher"
 
 # -- the waves of a rollout ---------------------------------------------------------------------------
-# Each wave is a task group ``wave_<n>``: ``start`` (the wave's sites, or skipped) → ``approve`` →
-# ``sites`` (a task group mapped over the wave's sites: deliver → wait_for_sync → wait_for_o2ims →
-# verify_slos) → ``gate`` (the rollout record so far: go on or stop) → ``revert_failed`` →
-# ``restore_failed`` (a failed site within maxFailures is reverted alone before the next wave).
+# Each wave is a task group ``wave_<n>``: ``approve`` (the wave's sites, after a person's approval when
+# the strategy asks; skipped when the plan has no wave n or the rollout stopped) → ``sites`` (a task
+# group mapped over the wave's sites: deliver → wait_for_sync → wait_for_o2ims → verify_slos) →
+# ``gate`` (the rollout record so far: go on or stop; a failed site within maxFailures is reverted
+# alone) → ``restore_failed`` (that revert synced) → the next wave.
 
-START = "start"
 APPROVE = "approve"
 SITES = "sites"
-REVERT_FAILED = "revert_failed"
 RESTORE_FAILED = "restore_failed"
 GATE = "gate"
 ROLLOUT = "rollout"  # after the rollback or the report: rollout.json, the run's rollout record
@@ -136,7 +136,8 @@ WAVE_PHASES: dict[str, Phase] = {
     WAIT_FOR_O2IMS: Phase.RECONCILING,
     VERIFY_SLOS: Phase.VERIFYING,
 }
-"""A wave's tasks that stand for a phase, in order (start, the site's own revert and gate stand for none)."""
+"""A wave's tasks that stand for a phase, in order (the gate and the restore of a site reverted alone
+stand for none)."""
 
 PIPELINE_PHASES: dict[str, Phase] = {
     VALIDATE: Phase.PENDING,

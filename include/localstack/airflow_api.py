@@ -83,6 +83,14 @@ class AirflowAPI:
         """The value ``task_id`` (its instance ``map_index`` when mapped) pushed under ``key``."""
         return self.rest.get_xcom_entry(dag_id, run_id, task_id, key, map_index=map_index).value
 
+    def required_actions(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+        """The run's human-in-the-loop requests (a wave's approval), answered or not."""
+        return [as_dict(detail) for detail in self.rest.hitl_details(dag_id, run_id)]
+
+    def answer(self, dag_id: str, run_id: str, task_id: str, option: str) -> dict[str, Any]:
+        """Answer a required action (``Approve`` or ``Reject``) as this client's user."""
+        return as_dict(self.rest.answer_hitl(dag_id, run_id, task_id, [option]))
+
     def follow(
         self,
         dag_id: str,

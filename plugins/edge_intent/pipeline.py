@@ -20,14 +20,13 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from edge_intent.intake import refuse
 from edge_intent.rollout import delivery, waves
 from edge_intent.rollout.evidence import evidence_dir
-from edge_intent.rollout.revert import Kind, plan, revert
+from edge_intent.rollout.revert import Kind, plan
 from include.compiler import api
 from include.compiler.config import load_settings
 from include.compiler.errors import IntentValidationError
 from include.lifecycle import (
     COMPILE,
     DELIVER,
-    GATE,
     RENDER,
     REPORT,
     ROLLBACK_EVIDENCE,
@@ -37,7 +36,6 @@ from include.lifecycle import (
     ROLLOUT,
     VERIFY_SLOS,
     Key,
-    wave_task,
 )
 from include.rollout import record as records
 from include.rollout.record import PASSED, combined_verdict
@@ -88,34 +86,10 @@ def deliver(rendered: dict[str, Any], site: str, *, plan: dict[str, Any], run_id
 
 
 def start_wave(ti: Any, run_id: str, index: int, dry_run: bool) -> list[str]:
-    """A wave's sites (see :func:`waves.start`); a dry run starts none."""
+    """A wave's sites (see :func:`waves.start`), read by its approve task; a dry run starts none."""
     if dry_run:
         raise AirflowSkipException("dry run: compiled and rendered, nothing delivered")
     return waves.start(ti, run_id, index)
-
-
-def revert_failed(ti: Any, run_id: str, index: int) -> dict[str, Any]:
-    """A wave's failed sites within maxFailures, reverted alone (this run's commit at each) before
-    the next wave starts; skipped when none failed or when the rollout stops (the rollback then
-    reverts every site, newest wave first)."""
-    found = ti.xcom_pull(task_ids=wave_task(index, GATE))
-    failed = waves.tolerated(found, index) if found else {}
-    if not failed:
-        raise AirflowSkipException("no failed site to revert alone")
-    wave = found["waves"][index - 1]
-    reasons = {site: wave["sites"][site]["failure"]["reason"] for site in failed}
-    log.warning("Reverting alone (within maxFailures %d): %s", found["maxFailures"], reasons)
-    return revert(
-        plan(
-            Kind.ROLLBACK,
-            {site: [sha] for site, sha in failed.items()},
-            intent_id=found["intentId"],
-            trigger=_trigger_name(reasons[min(reasons)]),
-            reason="; ".join(f"{site}: {reason}" for site, reason in sorted(reasons.items())),
-        ),
-        run_id,
-        ti,
-    )
 
 
 def decide(ti: Any, run_id: str, dry_run: bool) -> str | list[str]:

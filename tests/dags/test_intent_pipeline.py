@@ -45,19 +45,17 @@ def test_phases_in_order(dag):
     for n in range(1, waves + 1):
         tasks = [t for t in order if t.startswith(f"wave_{n}.")]
         assert tasks == [
-            f"wave_{n}.start",
             f"wave_{n}.approve",
             f"wave_{n}.sites.deliver",
             f"wave_{n}.sites.wait_for_sync",
             f"wave_{n}.sites.wait_for_o2ims",
             f"wave_{n}.sites.verify_slos",
             f"wave_{n}.gate",
-            f"wave_{n}.revert_failed",
             f"wave_{n}.restore_failed",
         ]
     # each wave comes after the one before it; the decision after the last
-    assert order.index("wave_2.start") > order.index("wave_1.restore_failed")
-    assert order[3 + 9 * waves :] == [
+    assert order.index("wave_2.approve") > order.index("wave_1.restore_failed")
+    assert order[3 + 7 * waves :] == [
         "decide",
         "report",
         "rollback.plan",
@@ -119,8 +117,11 @@ def test_run_rolls_an_intent_out_wave_by_wave(dag, sites_stack):
         for task in ("deliver", "wait_for_sync", "wait_for_o2ims", "verify_slos"):
             assert found[f"wave_{wave}.sites.{task}[{site}]"] == "success"
         assert found[f"wave_{wave}.gate"] == "success"
-        assert found[f"wave_{wave}.revert_failed"] == found[f"wave_{wave}.restore_failed"] == "skipped"
-    assert found["wave_3.start"] == "skipped" and found["wave_3.gate"] == "success"
+        assert (
+            found[f"wave_{wave}.restore_failed"] == "success"
+        )  # nothing reverted alone: nothing to wait for
+        assert xcom(run, f"wave_{wave}.gate", "restore") == {}
+    assert found["wave_3.approve"] == "skipped" and found["wave_3.gate"] == "success"
     assert {found[t] for t in found if t.startswith("rollback.")} == {"skipped"}
     assert found["report"] == found["rollout"] == found["watcher"] == "success"
     record = rollout(run)
@@ -149,7 +150,7 @@ def test_dry_run_delivers_nothing(dag, sites_stack):
     run = dag.test(run_conf={"intent": "eMBB slice with 200 Mbps downlink at edge1", "dry_run": True})
     found = _states(run)
     assert found["render"] == "success"
-    assert found["wave_1.start"] == found["wave_1.sites.deliver"] == found["wave_1.approve"] == "skipped"
+    assert found["wave_1.approve"] == found["wave_1.sites.deliver"] == "skipped"
     assert found["report"] == found["rollback.revert"] == "skipped"
     assert found["watcher"] == "success" and run.state == "success"
     assert rollout(run)["waves"][0]["state"] == "Skipped"
@@ -179,7 +180,7 @@ def test_invalid_input_fails_validate_without_retry(dag, sites_stack, conf, fiel
         assert states["validate"] == "success"
         return
     assert states["validate"] == "failed"
-    phases = ["compile", "render", "wave_1.start", "wave_1.sites.deliver", "wave_1.sites.verify_slos"]
+    phases = ["compile", "render", "wave_1.approve", "wave_1.sites.deliver", "wave_1.sites.verify_slos"]
     assert {states[task] for task in phases} == {"upstream_failed"}
     assert states["report"] == states["rollback.revert"] == "skipped"  # nothing delivered, nothing to undo
     assert states["rollout"] == "skipped"  # no rollout was planned

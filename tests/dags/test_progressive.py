@@ -61,7 +61,7 @@ def test_a_breach_at_the_canary_never_touches_the_later_waves(pipeline_dag, fres
     assert found["wave_1.sites.verify_slos[edge1]"] == "failed"  # the phase that failed is the red one
     assert found["wave_1.sites.deliver[edge1]"] == found["wave_1.gate"] == "success"
     for wave in (2, 3):
-        assert found[f"wave_{wave}.start"] == found[f"wave_{wave}.sites.deliver"] == "skipped"
+        assert found[f"wave_{wave}.approve"] == found[f"wave_{wave}.sites.deliver"] == "skipped"
     assert found["rollback.revert"] == found["rollback.wait_for_restore"] == "success"
     # edge2 and edge3 never received a commit
     assert {site: log(fresh_stack, site) for site in ("edge2", "edge3")} == before
@@ -88,7 +88,7 @@ def test_a_breach_in_wave_two_reverts_waves_two_and_one_newest_first(pipeline_da
     assert run.state == "failed"
     assert found["wave_1.sites.verify_slos[edge1]"] == "success"
     assert found["wave_2.sites.verify_slos[edge2]"] == "failed"
-    assert found["wave_3.start"] == "skipped" and log(fresh_stack, "edge3") == before
+    assert found["wave_3.approve"] == "skipped" and log(fresh_stack, "edge3") == before
     record = rollout(run)
     assert [w["state"] for w in record["waves"]] == ["Succeeded", "Failed", "Skipped"]
     assert record["untouched"] == ["edge3"] and set(record["reverts"]) == {"edge1", "edge2"}
@@ -131,7 +131,8 @@ def test_a_missed_progress_deadline_within_max_failures_is_reverted_alone(pipeli
     helper.join(5)
     found = states(run)
     assert found["wave_2.sites.wait_for_sync[edge2]"] == "failed"
-    assert found["wave_2.revert_failed"] == found["wave_2.restore_failed"] == "success"
+    assert found["wave_2.gate"] == found["wave_2.restore_failed"] == "success"
+    assert set(xcom(run, "wave_2.gate", "restore")) == {"edge2"}
     assert found["wave_3.sites.verify_slos[edge3]"] == "success"
     assert found["report"] == "success" and run.state == "success"  # one failure is tolerated
     record = rollout(run)
@@ -139,6 +140,7 @@ def test_a_missed_progress_deadline_within_max_failures_is_reverted_alone(pipeli
     edge2 = record["waves"][1]["sites"]["edge2"]
     assert edge2["state"] == "reverted" and "progress deadline" in edge2["failure"]["reason"]
     assert edge2["revert"]["commit"] and edge2["revert"]["restoredAt"]
+    assert set(xcom(run, "wave_2.gate", "reverts")) == {"edge2"}
     assert files(fresh_stack, "edge2", intent) == [] and files(fresh_stack, "edge3", intent)
     # edge3's wave started only after edge2 was restored
     assert record["waves"][2]["sites"]["edge3"]["deliveredAt"] > edge2["revert"]["restoredAt"]
@@ -155,7 +157,7 @@ def test_a_bad_strategy_is_refused_before_anything_runs(pipeline_dag, sites_stac
         run_conf={"intent": THREE.format(n=104), "rollout_strategy": strategy, "slo_profile": "demo"}
     )
     found = states(run)
-    assert found["validate"] == "failed" and found["wave_1.start"] == "upstream_failed"
+    assert found["validate"] == "failed" and found["wave_1.approve"] == "upstream_failed"
     assert run.state == "failed"
     errors = {e["field"]: e["reason"] for e in xcom(run, "validate", "errors")["errors"]}
     assert errors == {

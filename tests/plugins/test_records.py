@@ -22,7 +22,7 @@ UP_TO_DELIVER = {
     lifecycle.VALIDATE: "success",
     lifecycle.COMPILE: "success",
     lifecycle.RENDER: "success",
-    lifecycle.wave_task(1, lifecycle.START): "success",
+    lifecycle.wave_task(1, lifecycle.APPROVE): "success",
     DELIVER: "success",
 }
 VERIFIED = {

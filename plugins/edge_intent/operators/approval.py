@@ -1,9 +1,9 @@
-"""A wave's approval gate: Airflow's own human-in-the-loop ``ApprovalOperator`` ("Required actions"
-in the UI, ``/api/v2/hitlDetails`` in the REST API), asked only when the rollout plan says the wave
-needs it. No answer within the plan's ``approvalTimeout`` (or the strategy's ``approval.timeout``) is
-a rejection; a rejection skips the wave's sites, and the wave's gate stops the rollout and rolls
-back what was delivered. The answer, who gave it and when, is the task's XCom and the rollout
-record's.
+"""A wave's first task: its sites, after Airflow's own human-in-the-loop ``ApprovalOperator``
+("Required actions" in the UI, ``/api/v2/hitlDetails`` in the REST API) when the rollout plan says
+the wave needs a person's approval. No answer within the plan's ``approvalTimeout`` (or the
+strategy's ``approval.timeout``) is a rejection; a rejection skips the wave's sites, and the wave's
+gate stops the rollout and rolls back what was delivered. The answer, who gave it and when, is the
+XCom ``approval`` and the rollout record's.
 """
 
 from __future__ import annotations
@@ -19,34 +19,42 @@ from include.lifecycle import VALIDATE, Key
 
 
 class WaveApprovalOperator(ApprovalOperator):
-    """Ask a person to approve wave ``wave`` before it starts, when the plan requires it.
+    """Start wave ``wave``: its sites, once a person approved it when the plan requires that.
+
+    Returns the wave's sites (the wave's site tasks are mapped over them). Skipped when the plan has
+    no such wave, the rollout stopped before it, the run is a dry run, or the wave was rejected.
 
     :param wave: the wave's 1-based index.
     :param plan: the rollout plan (the ``validate`` task's XCom ``rollout``).
-    :param sites: the wave's sites (its ``start`` task's result).
     """
 
-    template_fields: Sequence[str] = (*ApprovalOperator.template_fields, "plan", "sites")
+    template_fields: Sequence[str] = (*ApprovalOperator.template_fields, "plan")
 
-    def __init__(self, *, wave: int, plan: Any, sites: Any, **kwargs) -> None:
+    def __init__(self, *, wave: int, plan: Any, **kwargs) -> None:
         kwargs.setdefault("subject", f"Approve wave {wave} of the rollout")
         super().__init__(defaults=[self.REJECT], **kwargs)
         self.wave = wave
         self.plan = plan
-        self.sites = sites
 
-    def execute(self, context) -> Any:
+    def _wave(self):
         from include.rollout.strategy import RolloutPlan
 
         plan = RolloutPlan.from_json(self.plan)
-        wave = plan.wave(self.wave)
-        if wave is None or not wave.approval:
-            self.log.info("Wave %d needs no approval", self.wave)
-            return {"required": False}
+        return plan, plan.wave(self.wave)
+
+    def execute(self, context) -> Any:
+        from edge_intent import pipeline
+
+        sites = pipeline.start_wave(
+            context["ti"], context["run_id"], self.wave, bool(context["params"].get("dry_run"))
+        )
+        plan, wave = self._wave()
+        if not wave.approval:
+            return sites
         intent_id = context["ti"].xcom_pull(task_ids=VALIDATE, key=Key.INTENT_ID)
         self.subject = f"Approve wave {wave.index} ({wave.name}) of intent {intent_id}"
         self.body = (
-            f"Deliver intent **{intent_id}** to **{', '.join(self.sites or wave.sites)}** "
+            f"Deliver intent **{intent_id}** to **{', '.join(sites)}** "
             f"(wave {wave.index} of {len(plan.waves)}, groups {', '.join(wave.groups)}). "
             f"No answer within {plan.approvalTimeout:g} s rejects it; a rejection rolls back what "
             "earlier waves delivered."
@@ -76,4 +84,4 @@ class WaveApprovalOperator(ApprovalOperator):
                 + (f" by {answer['by']}" if answer["by"] else "")
                 + ": its sites are not delivered and the rollout is rolled back"
             )
-        return answer
+        return list(self._wave()[1].sites)

@@ -15,7 +15,7 @@ from typing import Any
 from edge_intent.hooks.site_repo import SiteRepoHook
 from include.compiler import names
 from include.gitops.repo import commit_message
-from include.lifecycle import DELIVER, RENDER, START, Key, wave_task
+from include.lifecycle import DELIVER, RENDER, Key
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ def delivered(
     for wave in plan.waves:
         for value in waves.pulled(ti, wave.index, DELIVER, Key.DELIVERED):
             found.update(value or {})
-        started += ti.xcom_pull(task_ids=wave_task(wave.index, START)) or []
+        started += waves.started_sites(ti, wave.index)
     intent_id = rendered["intentId"]
     hook = SiteRepoHook(git_conn_id)
     for site in sorted(set(started) - set(found)):

@@ -70,13 +70,23 @@ def revert_group(
     def group(plan: Any = None):
         if planner is not None:
 
-            @task(task_id=PLAN, task_display_name=f"{label}: plan", retry_delay=timedelta(seconds=10))
+            @task(
+                task_id=PLAN,
+                task_display_name=f"{label}: plan",
+                retry_delay=timedelta(seconds=10),
+                multiple_outputs=False,
+            )
             def make_plan() -> dict[str, Any] | None:
                 return planner(get_current_context())
 
             plan = make_plan()
 
-        @task(task_id=REVERT, task_display_name=f"{label}: revert", execution_timeout=revert_timeout)
+        @task(
+            task_id=REVERT,
+            task_display_name=f"{label}: revert",
+            execution_timeout=revert_timeout,
+            multiple_outputs=False,
+        )
         def revert(revert_plan: dict[str, Any]) -> dict[str, Any]:
             from edge_intent.rollout.revert import revert as revert_sites
 
@@ -88,6 +98,7 @@ def revert_group(
             task_display_name=f"{label}: evidence",
             trigger_rule=TriggerRule.NONE_SKIPPED,
             retries=0,
+            multiple_outputs=False,
         )
         def evidence(revert_plan: dict[str, Any] | None) -> dict[str, Any]:
             return _evidence(revert_plan)

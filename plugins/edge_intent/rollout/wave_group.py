@@ -1,6 +1,8 @@
-"""The task-group factory of a rollout's wave: ``start → approve → sites[site] → gate → revert_failed
-→ restore_failed``, where ``sites`` is a task group mapped over the wave's sites (each instance
-labelled by its site in the grid): ``deliver → wait_for_sync → wait_for_o2ims → verify_slos``.
+"""The task-group factory of a rollout's wave: ``approve → sites[site] → gate → restore_failed``,
+where ``sites`` is a task group mapped over the wave's sites (each instance labelled by its site in
+the grid): ``deliver → wait_for_sync → wait_for_o2ims → verify_slos``. ``approve`` gives the wave's
+sites (after a person's approval, when the strategy asks); the gate reverts alone a failed site within
+maxFailures and ``restore_failed`` waits for that revert to sync.
 
 A site's failure fails its own task (red in the grid: the phase that failed) and no other site's;
 the gate folds the wave into the rollout record and says whether the next wave starts. The pipeline
@@ -25,12 +27,11 @@ from include.lifecycle import (
     DELIVER,
     GATE,
     RESTORE_FAILED,
-    REVERT_FAILED,
     SITES,
-    START,
     VERIFY_SLOS,
     WAIT_FOR_O2IMS,
     WAIT_FOR_SYNC,
+    Key,
     wave_group,
 )
 
@@ -42,17 +43,8 @@ def wave(index: int, *, rendered: XComArg, compiled: XComArg, plan: XComArg, pro
     """The task group of wave ``index`` (1-based), its last task's output returned for wiring."""
 
     with TaskGroup(wave_group(index), tooltip=f"Wave {index} of the rollout") as group:
-        # runs when the previous wave's restore was skipped (no failed site to revert alone)
-        @task(task_id=START, task_display_name=f"Wave {index}: start", trigger_rule=TriggerRule.NONE_FAILED)
-        def start() -> list[str]:
-            from edge_intent import pipeline
-
-            context = get_current_context()
-            return pipeline.start_wave(context["ti"], context["run_id"], index, context["params"]["dry_run"])
-
-        sites = start()
-        approved = WaveApprovalOperator(
-            task_id=APPROVE, task_display_name=f"Wave {index}: approve", wave=index, plan=plan, sites=sites
+        sites = WaveApprovalOperator(
+            task_id=APPROVE, task_display_name=f"Wave {index}: approve and start", wave=index, plan=plan
         )
 
         @task(
@@ -60,6 +52,7 @@ def wave(index: int, *, rendered: XComArg, compiled: XComArg, plan: XComArg, pro
             task_display_name="Delivering",
             execution_timeout=timedelta(minutes=1),
             map_index_template="{{ site }}",
+            multiple_outputs=False,
         )
         def deliver(site: str, rendered: dict, plan: dict) -> dict:
             from edge_intent import pipeline
@@ -101,29 +94,27 @@ def wave(index: int, *, rendered: XComArg, compiled: XComArg, plan: XComArg, pro
             )
             synced >> fulfilled >> verified
 
-        ran = site_flow.partial(rendered=rendered, plan=plan, compiled=compiled).expand(site=sites)
+        ran = site_flow.partial(rendered=rendered, plan=plan, compiled=compiled).expand(site=sites.output)
 
-        @task(task_id=GATE, task_display_name=f"Wave {index}: gate", trigger_rule=TriggerRule.ALL_DONE)
+        @task(
+            task_id=GATE,
+            task_display_name=f"Wave {index}: gate",
+            trigger_rule=TriggerRule.ALL_DONE,
+            multiple_outputs=False,
+        )
         def gate() -> dict[str, Any]:
             from edge_intent.rollout import waves
 
             context = get_current_context()
             return waves.gate(context["ti"], context["run_id"], index)
 
-        @task(task_id=REVERT_FAILED, task_display_name=f"Wave {index}: revert failed sites")
-        def revert_failed() -> dict[str, Any]:
-            from edge_intent import pipeline
-
-            context = get_current_context()
-            return pipeline.revert_failed(context["ti"], context["run_id"], index)
-
-        reverted = revert_failed()
+        gated = gate()
         restored = RestoreSensor(
             task_id=RESTORE_FAILED,
-            task_display_name=f"Wave {index}: restore sync",
-            targets=reverted,
+            task_display_name=f"Wave {index}: restore failed sites",
+            targets=XComArg(gated.operator, key=Key.RESTORE),
             timeout=wait_timeout(),
             **WAIT_RETRIES,
         )
-        approved >> ran >> gate() >> reverted >> restored
+        ran >> gated >> restored
     return group

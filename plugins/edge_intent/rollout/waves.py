@@ -20,8 +20,6 @@ from include.lifecycle import (
     GATE,
     RENDER,
     RESTORE_FAILED,
-    REVERT_FAILED,
-    START,
     VALIDATE,
     VERIFY_SLOS,
     WAIT_FOR_O2IMS,
@@ -58,6 +56,12 @@ def pulled(ti: Any, index: int, task: str, key: str = Key.RETURN) -> list[Any]:
     return [value] if isinstance(value, dict) else list(value)
 
 
+def started_sites(ti: Any, index: int) -> list[str]:
+    """The sites wave ``index`` started (its approve task's result; none when it was skipped)."""
+    found = ti.xcom_pull(task_ids=wave_task(index, APPROVE))
+    return list(found) if isinstance(found, list) else []
+
+
 def _failures(ti: Any, index: int, task: str) -> dict[str, dict[str, Any]]:
     """``{site: the wait's failure}`` of a mapped site wait's failed instances."""
     found = {}
@@ -70,7 +74,7 @@ def _failures(ti: Any, index: int, task: str) -> dict[str, dict[str, Any]]:
 
 def seen(ti: Any, index: int) -> dict[str, dict[str, Any]]:
     """``{site: what its tasks returned}`` for every site wave ``index`` started."""
-    started = ti.xcom_pull(task_ids=wave_task(index, START)) or []
+    started = started_sites(ti, index)
     deliveries = _merged(pulled(ti, index, DELIVER, Key.DELIVERED))
     synced = _merged(pulled(ti, index, WAIT_FOR_SYNC))
     provisioned = _merged(pulled(ti, index, WAIT_FOR_O2IMS))
@@ -115,7 +119,7 @@ def previous(ti: Any, index: int, plan: RolloutPlan, run_id: str) -> dict[str, A
     return records.start(plan, intent_id=intent_id, run_id=run_id)
 
 
-def start(ti: Any, run_id: str, index: int) -> list[str]:
+def start(ti: Any, run_id: str, index: int) -> list[str]:  # the approve task's first step
     """The sites wave ``index`` rolls out to; skipped when the plan has no such wave or the rollout
     stopped before it (its sites then never get a commit)."""
     plan = plan_of(ti)
@@ -135,17 +139,22 @@ def start(ti: Any, run_id: str, index: int) -> list[str]:
 
 def gate(ti: Any, run_id: str, index: int) -> dict[str, Any]:
     """Fold wave ``index`` into the rollout record: its sites' outcomes, the failures so far, whether
-    the rollout stops. Returns the record (the next wave's start reads it)."""
+    the rollout stops. A failed site within maxFailures is reverted alone (this run's commit there),
+    its restore wait's targets left in the XCom ``restore``. Returns the record (the next wave reads it)."""
     plan = plan_of(ti)
     if plan is None:
         raise AirflowSkipException("the intent was not validated: no rollout was planned")
     wave = plan.wave(index)
     before = previous(ti, index, plan, run_id)
     if wave is None:
+        ti.xcom_push(key=Key.RESTORE, value={})
         return before
-    began = bool(ti.xcom_pull(task_ids=wave_task(index, START)))
     found = records.fold_wave(
-        before, index, seen(ti, index), approval=_approval(ti, index, wave.approval), started=began
+        before,
+        index,
+        seen(ti, index),
+        approval=_approval(ti, index, wave.approval),
+        started=bool(started_sites(ti, index)),
     )
     done = found["waves"][index - 1]
     log.info("Wave %d (%s): %s", index, wave.name, done["state"])
@@ -153,14 +162,37 @@ def gate(ti: Any, run_id: str, index: int) -> dict[str, Any]:
         log.info("  %s: %s %s", site, outcome["state"], (outcome.get("failure") or {}).get("reason", ""))
     if found["stopped"]:
         log.warning("The rollout stops: %s", found["stopped"]["reason"])
-    return found
+    failed = tolerated(found, index)
+    # pushed once: the restore wait reads the first value of a key pushed twice
+    ti.xcom_push(key=Key.RESTORE, value=_revert_alone(ti, run_id, found, index, failed) if failed else {})
+    return attach_reverts(ti, found) if failed else found
+
+
+def _revert_alone(ti: Any, run_id: str, found: dict[str, Any], index: int, failed: dict[str, str]):
+    """Revert the wave's failed sites (within maxFailures) before the next wave; the restore targets."""
+    from edge_intent.rollout.revert import Kind, plan, revert
+
+    wave = found["waves"][index - 1]
+    reasons = {site: wave["sites"][site]["failure"]["reason"] for site in failed}
+    log.warning("Reverting alone (within maxFailures %d): %s", found["maxFailures"], reasons)
+    return revert(
+        plan(
+            Kind.ROLLBACK,
+            {site: [sha] for site, sha in failed.items()},
+            intent_id=found["intentId"],
+            trigger=reasons[min(reasons)].split(":", 1)[0],
+            reason="; ".join(f"{site}: {reason}" for site, reason in sorted(reasons.items())),
+        ),
+        run_id,
+        ti,
+    )
 
 
 def attach_reverts(ti: Any, record: dict[str, Any]) -> dict[str, Any]:
     """The record with each wave's own reverts (failed sites reverted alone) and their restores."""
     for wave in record["waves"]:
         index = wave["index"]
-        reverts = ti.xcom_pull(task_ids=wave_task(index, REVERT_FAILED), key=Key.REVERTS) or {}
+        reverts = ti.xcom_pull(task_ids=wave_task(index, GATE), key=Key.REVERTS) or {}
         restored = ti.xcom_pull(task_ids=wave_task(index, RESTORE_FAILED)) or {}
         for site, revert in reverts.items():
             if site in wave["sites"]:
@@ -188,7 +220,7 @@ def latest(ti: Any) -> dict[str, Any] | None:
 
 def tolerated(record: dict[str, Any], index: int) -> dict[str, str]:
     """``{site: commit}`` of wave ``index``'s failed sites to revert alone: the rollout goes on."""
-    if record["stopped"]:
+    if record["stopped"] or not 0 < index <= len(record["waves"]):
         return {}
     wave = record["waves"][index - 1]
     return {
