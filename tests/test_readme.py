@@ -20,3 +20,12 @@ def test_demo_compiles_the_readme_samples():
 
 def test_ci_runs_make_test():
     assert "make test" in (PROJECT_ROOT / ".ci" / "run").read_text()
+
+
+def test_every_image_the_readme_shows_is_in_the_repository():
+    import re
+
+    images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", README)
+    assert images, "the README shows the Rollout page"
+    for image in images:
+        assert (PROJECT_ROOT / image).is_file(), image

@@ -33,7 +33,7 @@ from include.localstack.airflow_api import AirflowAPI
 
 PAGE = "/edge-intent/rollout"
 ARTIFACTS = PROJECT_ROOT / "artifacts"
-INTENT = "URLLC slice with 5 ms latency at edge2"
+INTENT = "URLLC slice with 5 ms latency at edge1 and edge2"  # two waves: the canary, then edge2
 HOSTILE = "\"><img src=x onerror=\"document.title='pwned'\">'&amp;<script>x=1<\\script>"
 """A run id no real run has: markup, quotes, an entity and a script tag (no '/': it would be a path
 separator)."""

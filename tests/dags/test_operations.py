@@ -19,7 +19,7 @@ from include.compiler.config import PROJECT_ROOT, load_settings
 from include.localstack import stack as localstack
 
 NS = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: intent-{}\n"
-SITES = ("edge1", "edge2")
+SITES = tuple(load_settings().catalogue.names)  # edge1 (canary), edge2, edge3
 
 
 @pytest.fixture(scope="module")
@@ -123,10 +123,10 @@ def test_withdraw_takes_out_only_the_target_intent(stack):
     summary = xcom(run, "withdraw.evidence")
     assert summary["intentId"] == "gone-a" and summary["result"] == "success"
     assert summary["sites"] == list(SITES)
-    # reverse wave order: edge2 (wave-2) before the canary edge1
-    assert xcom(run, "plan")["order"] == ["edge2", "edge1"]
+    # reverse wave order: the last wave first, the canary edge1 last
+    assert xcom(run, "plan")["order"] == ["edge3", "edge2", "edge1"]
     reverts = xcom(run, "withdraw.revert", "reverts")
-    assert reverts["edge2"]["pushedAt"] < reverts["edge1"]["pushedAt"]
+    assert reverts["edge3"]["pushedAt"] < reverts["edge2"]["pushedAt"] < reverts["edge1"]["pushedAt"]
     for site in SITES:
         after = summary["reverts"][site]
         assert (

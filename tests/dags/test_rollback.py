@@ -17,6 +17,7 @@ import pytest
 from include.compiler.config import load_settings
 from include.compiler.nl import parse_text
 from include.localstack import stack as localstack
+from tests.runstates import states, xcom
 
 TEXT_A = "URLLC slice with 8 ms latency for 200 devices at edge1"
 
@@ -81,15 +82,17 @@ def test_breach_rolls_back_only_the_broken_intent(dag, stack):
     helper.start()
     run = dag.test(run_conf={"intent": TEXT_A, "slo_profile": "demo"})
     helper.join(5)
-    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
-    assert states["verify_slos"] == "success" and states["report"] == "skipped"
+    found = states(run)
+    assert found["wave_1.sites.verify_slos[edge1]"] == "failed"  # the phase that failed is the red one
+    assert found["report"] == "skipped"
+    states_ = found
     assert (
-        states["rollback.revert"]
-        == states["rollback.wait_for_restore"]
-        == states["rollback.evidence"]
+        states_["rollback.revert"]
+        == states_["rollback.wait_for_restore"]
+        == states_["rollback.evidence"]
         == "success"
     )
-    assert states["watcher"] == "failed" and run.state == "failed"
+    assert states_["watcher"] == "failed" and run.state == "failed"
 
     ti = next(t for t in run.get_task_instances() if t.task_id == "rollback.evidence")
     path = Path(ti.xcom_pull(task_ids="rollback.evidence")["path"])
@@ -121,8 +124,9 @@ def test_unreachable_prometheus_is_no_pass(dag, stack):
         {"conn_type": "http", "host": f"http://127.0.0.1:{localstack.free_port()}"}
     )
     run = dag.test(run_conf={"intent": "eMBB slice with 100 Mbps downlink at edge2", "slo_profile": "demo"})
-    states = {ti.task_id: ti.state for ti in run.get_task_instances()}
-    assert states["report"] == "skipped" and states["rollback.evidence"] == "success"
+    found = states(run)
+    assert found["wave_1.sites.verify_slos[edge2]"] == "failed"
+    assert found["report"] == "skipped" and found["rollback.evidence"] == "success"
     assert run.state == "failed"
     ti = next(t for t in run.get_task_instances() if t.task_id == "rollback.evidence")
     evidence = json.loads(Path(ti.xcom_pull(task_ids="rollback.evidence")["path"]).read_text())
@@ -133,8 +137,6 @@ def test_unreachable_prometheus_is_no_pass(dag, stack):
     from include.slo.definitions import load_config
 
     demo = load_config().profiles["demo"]
-    verdict = next(t for t in run.get_task_instances() if t.task_id == "verify_slos").xcom_pull(
-        task_ids="verify_slos"
-    )
+    verdict = xcom(run, "wave_1.sites.verify_slos", "verdict", site="edge2")
     assert verdict["ended"] - verdict["started"] <= demo.consecutiveLimit * demo.interval + 1.0
     assert evidence["breaches"][0]["breachDuration"] <= demo.consecutiveLimit * demo.interval
