@@ -32,3 +32,10 @@ def update_section(name: str, body: str) -> None:
     if not pattern.search(text):
         raise SystemExit(f"BENCHMARKS.md has no <!-- bench:{name} --> section")
     BENCHMARKS.write_text(pattern.sub(lambda _: block, text), encoding="utf-8")
+
+
+def markdown_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
+    """A Markdown table: the first column left-aligned, the others right-aligned but the last."""
+    align = ["---", *(["---:"] * (len(header) - 2)), "---"]
+    lines = [header, tuple(align), *rows]
+    return "\n".join("| " + " | ".join(line) + " |" for line in lines)

@@ -31,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import update_section  # noqa: E402
+from common import markdown_table, update_section  # noqa: E402
 
 from include import lifecycle  # noqa: E402
 from include.edgesim.api import ROOTSYNC_PATH  # noqa: E402
@@ -196,9 +196,7 @@ def main() -> int:
         ("**orchestration overhead**", f"{overhead:.1f} s", f"max {max(r['overhead'] for r in runs):.1f} s"),
         ("first run after start: overhead", f"{first['overhead']:.1f} s", "executor starting its workers"),
     ]
-    table = "\n".join(
-        ["| measure | median | notes |", "|---|---:|---|", *(f"| {a} | {b} | {c} |" for a, b, c in rows)]
-    )
+    table = markdown_table(("measure", "median", "notes"), rows)
     verdict = "meets" if overhead < FLOOR_S else "MISSES"
     table += f"\n\nOrchestration overhead {overhead:.1f} s {verdict} the {FLOOR_S:.0f} s floor."
     print(table)

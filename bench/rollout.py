@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 from datetime import datetime
@@ -27,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import update_section  # noqa: E402
+from common import markdown_table, update_section  # noqa: E402
 
 from include.compiler.config import load_settings  # noqa: E402
 from include.compiler.nl import parse_text  # noqa: E402
@@ -43,17 +42,6 @@ OVERHEAD_FLOOR_S = 0.5
 
 def _epoch(iso: str) -> float:
     return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
-
-
-def _commits(stack, site: str, intent_id: str) -> int:
-    bare = Path(stack.root) / "git" / f"{load_settings().catalogue.get(site).repo}.git"
-    found = subprocess.run(
-        ["git", "--git-dir", str(bare), "log", "--format=%H", f"--grep=Intent-Id: {intent_id}$", "main"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return len(found.stdout.split())
 
 
 def healthy(api: AirflowAPI, index: int, soak: float, window: float) -> dict:
@@ -94,7 +82,7 @@ def breach_at_canary(api: AirflowAPI, stack, index: int) -> dict:
     run = api.follow(DAG, run_id, timeout=600, interval=0.5)
     record = api.xcom(DAG, run_id, ROLLOUT)
     evidence = json.loads(Path(api.xcom(DAG, run_id, ROLLBACK_EVIDENCE)["path"]).read_text())
-    untouched = [site for site in SITES[1:] if _commits(stack, site, intent_id) == 0]
+    untouched = [site for site in SITES[1:] if not stack.delivery_commits(site, intent_id)]
     if run["state"] != "failed" or record["state"] != "RolledBack" or untouched != list(SITES[1:]):
         raise SystemExit(f"run {run_id} did not stop at the canary: {record['state']}, untouched {untouched}")
     canary = record["waves"][0]["sites"]["edge1"]
@@ -159,9 +147,7 @@ def main() -> int:
             f"{len(breaches)} runs; run wall {median(b['wall'] for b in breaches):.1f} s",
         ),
     ]
-    table = "\n".join(
-        ["| measure | median | notes |", "|---|---:|---|", *(f"| {a} | {b} | {c} |" for a, b, c in rows)]
-    )
+    table = markdown_table(("measure", "median", "notes"), rows)
     verdict = "meets" if per_wave <= OVERHEAD_FLOOR_S else "is above"
     table += (
         f"\n\nOrchestration overhead per wave {per_wave:.1f} s {verdict} the {OVERHEAD_FLOOR_S:g} s floor."

@@ -202,20 +202,7 @@ def api_server_and_scheduler_killed(stack, api, offset: int = 0) -> dict[str, fl
     for run in runs:
         intent_id = api.xcom(PIPELINE, run, "render")["intentId"]
         for site in stack.sites:
-            log = subprocess.run(
-                [
-                    "git",
-                    "--git-dir",
-                    str(bare(stack, site)),
-                    "log",
-                    "--format=%H",
-                    f"--grep=Intent-Id: {intent_id}$",
-                    "main",
-                ],
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout.split()
+            log = stack.delivery_commits(site, intent_id)
             assert len(log) == 1, (intent_id, site, log)
     return {"api_back": api_back - started, "finished": finished - scheduler_back}
 

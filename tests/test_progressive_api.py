@@ -4,9 +4,8 @@ progressive intents at once on the same sites."""
 
 from __future__ import annotations
 
-import subprocess
+import json
 import time
-from pathlib import Path
 
 import pytest
 
@@ -29,15 +28,7 @@ def apis(airflow_stack):
 
 
 def commits_of(stack, site: str, intent_id: str) -> list[str]:
-    """Delivery commits of ``intent_id`` on the site's main branch."""
-    bare = Path(stack.root) / "git" / f"{load_settings().catalogue.get(site).repo}.git"
-    done = subprocess.run(
-        ["git", "--git-dir", str(bare), "log", "--format=%H", f"--grep=Intent-Id: {intent_id}$", "main"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return done.stdout.split()
+    return stack.delivery_commits(site, intent_id)
 
 
 def awaiting(api, run_id: str, task_id: str, timeout: float = 150) -> dict:
@@ -82,11 +73,8 @@ def test_a_waves_approval_approved_rejected_and_timed_out(apis):
         ),
     }
     # the intent API's door: the strategy in the body, refused or planned before anything runs
-    status, _, body = operator.send(
-        "POST",
-        "/api/intent",
-        {"intent": texts["rejected"], "slo_profile": "demo", "rolloutStrategy": strategy(["wave-2"])},
-    )
+    submitted = {"intent": texts["rejected"], "slo_profile": "demo", "rolloutStrategy": strategy(["wave-2"])}
+    status, _, body = operator.send("POST", "/api/intent", json.dumps(submitted).encode())
     assert status == 202, body
     assert [w["approval"] for w in body["rollout"]["waves"]] == [False, True]
     runs["rejected"] = body["runId"]
@@ -124,6 +112,7 @@ def test_a_waves_approval_approved_rejected_and_timed_out(apis):
     assert timed_out["waves"][0]["approval"]["decision"] == "TimedOut"
     assert timed_out["waves"][0]["approval"]["by"] is None
     assert timed_out["state"] == "Failed" and commits_of(stack, "edge3", ids["timed out"]) == []
+    assert timed_out["stopped"] == {"wave": 1, "reason": "approval timed out"}
 
     status, _, state = admin.send("GET", f"/api/intent/{ids['rejected']}")
     assert status == 200 and state["phase"] == "Failed"

@@ -247,6 +247,18 @@ class Stack:
             time.sleep(0.25)
         raise TimeoutError(f"Prometheus did not scrape every site within {timeout:g} s; see {service.log}")
 
+    def delivery_commits(self, site: str, intent_id: str) -> list[str]:
+        """The delivery commits of ``intent_id`` on the site's ``main``, newest first (read from the
+        Git server's own bare repository)."""
+        bare = self.root / "git" / f"{load_settings().catalogue.get(site).repo}.git"
+        found = subprocess.run(
+            ["git", "--git-dir", str(bare), "log", "--format=%H", f"--grep=Intent-Id: {intent_id}$", "main"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return found.stdout.split()
+
     def site_url(self, site: str) -> str:
         return self.services[site].url
 

@@ -139,7 +139,8 @@ def fold_wave(
         wave["state"] = "Rejected"
         record["stopped"] = record["stopped"] or {
             "wave": index,
-            "reason": f"approval {approval.get('decision', 'Reject').lower()}"
+            "reason": "approval "
+            + {"Reject": "rejected", "TimedOut": "timed out"}.get(approval.get("decision"), "not given")
             + (f" by {approval['by']}" if approval.get("by") else ""),
         }
     else:

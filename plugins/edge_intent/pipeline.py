@@ -275,4 +275,7 @@ def watch(ti: Any, dry_run: bool) -> str:
             f"every delivered site ({', '.join(sorted(delivered))}) failed and was reverted alone; "
             "nothing of the intent stands"
         )
+    stopped = (found.get("stopped") or {}).get("reason")
+    if stopped:
+        raise AirflowFailException(f"the rollout stopped before anything was delivered: {stopped}")
     raise AirflowFailException("the run failed before anything was delivered; see the failed task")

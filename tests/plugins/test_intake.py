@@ -220,3 +220,17 @@ def test_a_bad_strategy_is_refused_at_both_doors_naming_the_field(no_model, stra
     with pytest.raises(ApiError) as answered:
         read_submission(THREE_SITES, strategy=strategy)
     assert answered.value.status == 422 and answered.value.errors == errors
+
+
+def test_a_tmf921_intents_bad_strategy_characteristic_is_refused(no_model):
+    tmf = read_submission(THREE_SITES).document
+    tmf.pop("id")
+    for value, field in (
+        ("ProgressivePerGroup", "characteristic[rolloutStrategy].value"),
+        ({"type": "All", "all": {"maxFailures": "9"}}, "rolloutStrategy.all.maxFailures"),
+    ):
+        tmf["characteristic"] = [{"@type": "ObjectCharacteristic", "name": "rolloutStrategy", "value": value}]
+        with pytest.raises(ApiError) as answered:
+            read_submission(tmf)
+        assert answered.value.status == 422
+        assert [e["field"] for e in answered.value.errors] == [field]

@@ -64,21 +64,19 @@ def wave(index: int, *, rendered: XComArg, compiled: XComArg, plan: XComArg, pro
         @task_group(group_id=SITES)
         def site_flow(site: str, rendered: dict, plan: dict, compiled: dict):
             delivered = deliver(site, rendered, plan)
-            synced = RootSyncSensor(
-                task_id=WAIT_FOR_SYNC,
-                task_display_name="Reconciling: RootSync",
-                targets=delivered,
-                timeout=wait_timeout(),
-                map_index_template=SITE_LABEL,
-                **WAIT_RETRIES,
-            )
-            fulfilled = ProvisioningRequestSensor(
-                task_id=WAIT_FOR_O2IMS,
-                task_display_name="Reconciling: O2IMS",
-                targets=delivered,
-                timeout=wait_timeout(),
-                map_index_template=SITE_LABEL,
-                **WAIT_RETRIES,
+            synced, fulfilled = (
+                sensor(
+                    task_id=task_id,
+                    task_display_name=f"Reconciling: {what}",
+                    targets=delivered,
+                    timeout=wait_timeout(),
+                    map_index_template=SITE_LABEL,
+                    **WAIT_RETRIES,
+                )
+                for task_id, sensor, what in (
+                    (WAIT_FOR_SYNC, RootSyncSensor, "RootSync"),
+                    (WAIT_FOR_O2IMS, ProvisioningRequestSensor, "O2IMS"),
+                )
             )
             verified = SLOVerifyOperator(
                 task_id=VERIFY_SLOS,

@@ -106,7 +106,7 @@ def test_a_rejected_approval_stops_before_the_wave_delivers():
     answer = {"decision": "Reject", "by": "ops", "at": "2026-12-01T10:00:00+00:00"}
     found = record.fold_wave(found, 2, {}, approval=answer, started=True)
     assert found["waves"][1]["state"] == "Rejected" and found["waves"][1]["approval"]["by"] == "ops"
-    assert found["stopped"] == {"wave": 2, "reason": "approval reject by ops"}
+    assert found["stopped"] == {"wave": 2, "reason": "approval rejected by ops"}
     assert found["untouched"] == ["edge2", "edge4", "edge3"]
 
 
