@@ -273,7 +273,7 @@ def site_lost_during_rollback(stack, api, offset: int = 0) -> dict[str, float]:
     summary = api.xcom(PIPELINE, run_id, ROLLBACK_EVIDENCE)
     evidence = json.loads(Path(summary["path"]).read_text())
     assert summary["result"] == evidence["result"] == "unconfirmed"
-    assert set(evidence["restored_version"]) == {"edge1"}
+    assert set(evidence["restored_version"]) == {"edge1", "edge3"}  # every site but the lost one
     edge2 = evidence["sites"]["edge2"]["restore"]
     assert edge2["state"] == "pending" and "cannot read the site" in edge2["message"]
     assert any("edge2" in error and "cannot read the site" in error for error in evidence["errors"])

@@ -216,7 +216,12 @@ def test_dry_run_through_the_api_commits_nothing(running):
     run = admin.follow(DAG, body["runId"], timeout=180)
     assert run["state"] == "success"
     status, _, state = admin.send("GET", f"/api/intent/{body['intentId']}")
-    assert state["phase"] == "Succeeded" and state["dryRun"] is True and state["sites"] == {}
+    assert state["phase"] == "Succeeded" and state["dryRun"] is True
+    # planned, never touched: the site's wave is shown, with no commit and no task run
+    assert {site: (s["state"], s.get("commit")) for site, s in state["sites"].items()} == {
+        "edge1": ("untouched", None)
+    }
+    assert state["rollout"]["waves"][0]["state"] == "Skipped"
     assert _heads(stack) == before
 
 
@@ -451,7 +456,7 @@ def test_ui_trigger_form_params_and_a_form_submission(running):
     status, _, dag = admin.send("GET", f"/api/v2/dags/{DAG}/details")
     assert status == 200
     params = dag["params"]
-    assert set(params) == {"intent", "sites", "dry_run", "slo_profile"}
+    assert set(params) == {"intent", "sites", "dry_run", "slo_profile", "rollout_strategy"}
     for name, param in params.items():
         assert param["schema"].get("title") and param.get("description"), (name, param)
     assert params["intent"]["schema"]["type"] == ["string", "object"]

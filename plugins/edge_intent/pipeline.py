@@ -36,6 +36,7 @@ from include.lifecycle import (
     ROLLOUT,
     VERIFY_SLOS,
     Key,
+    Phase,
 )
 from include.rollout import record as records
 from include.rollout.record import PASSED, combined_verdict
@@ -154,7 +155,10 @@ def _trigger(
     failed = wave.get("failed") or []
     if not failed:
         return "rollout_stopped", None, None
-    site = failed[0]
+    # the site that failed earliest in the lifecycle names the trigger (a failed delivery is the cause
+    # of what the other sites' waits then saw)
+    order = list(Phase)
+    site = min(failed, key=lambda s: (order.index(Phase(wave["sites"][s]["failure"]["phase"])), s))
     seen = waves.seen(ti, index).get(site, {})
     trigger = _trigger_name(wave["sites"][site]["failure"]["reason"])
     return trigger, seen.get("slo"), seen.get("syncFailure") or seen.get("o2imsFailure")

@@ -20,6 +20,7 @@ from typing import Annotated, Any
 from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
 from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_dag
 from fastapi import Depends, Request
+from starlette.requests import ClientDisconnect
 
 from edge_intent.api.errors import ApiError
 from include.compiler.errors import IntentValidationError
@@ -85,11 +86,18 @@ async def read_body(request: Request) -> bytes:
                 413, "payload too large", "body", f"is {int(declared)} bytes; the limit is {MAX_BODY}"
             )
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise ApiError.field(413, "payload too large", "body", f"exceeds the limit of {MAX_BODY} bytes")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_BODY:
+                raise ApiError.field(
+                    413, "payload too large", "body", f"exceeds the limit of {MAX_BODY} bytes"
+                )
+            chunks.append(chunk)
+    except ClientDisconnect:  # the client went away mid-body: nothing was read, nothing starts
+        raise ApiError.field(
+            400, "malformed request", "body", "the client disconnected before sending it"
+        ) from None
     return b"".join(chunks)
 
 
