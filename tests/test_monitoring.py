@@ -409,9 +409,9 @@ def test_prometheus_scrapes_the_metrics_and_answers_every_panel(monitored):
             rates = {labels["result"]: value for labels, value in found}
             assert rates["succeeded"] > 0 and rates["dry_run"] > 0 and rates["rolled_back"] == 0
         if panel["title"] == "GitOps Sync Lag":
-            assert {labels["site"] for labels, _ in found} == {"edge1", "edge2"}
+            assert {labels["site"] for labels, _ in found} == set(stack.sites)
         if panel["title"] == "O2IMS API Latency":
-            assert {labels["site"] for labels, _ in found} == {"edge1", "edge2"}
+            assert {labels["site"] for labels, _ in found} == set(stack.sites)
             assert all(0 < v < 300 for v in values)
         if panel["title"] == "SLO Compliance":
             assert {labels["slo"] for labels, _ in found} == set(load_config().slos)

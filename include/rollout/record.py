@@ -120,6 +120,7 @@ def fold_wave(
     *,
     approval: dict[str, Any] | None,
     started: bool,
+    expected: bool = False,
     now: float | None = None,
 ) -> dict[str, Any]:
     """The record with wave ``index`` done: its sites' outcomes, the failures so far, and whether the
@@ -128,14 +129,24 @@ def fold_wave(
     :param sites: ``{site: seen}`` (see :func:`site_outcome`) of the sites the wave started.
     :param approval: the approval's answer, or None when none was asked.
     :param started: whether the wave's start task ran (a stopped rollout skips the later waves).
+    :param expected: whether the wave should have started (nothing stopped the rollout before it and
+        the run is not a dry run): a wave that then did not start stops the rollout.
     """
     wave = record["waves"][index - 1]
     if approval is not None:
         wave["approval"] = {**wave["approval"], **approval}
-    if not started:
+    rejected = approval is not None and approval.get("decision") != "Approve"
+    if not started and not rejected:  # the rollout stopped before it, or a dry run
         wave["state"] = "Skipped"
+        if expected and not record["stopped"]:
+            wave["state"] = "Failed"
+            record["stopped"] = {
+                "wave": index,
+                "reason": f"wave {index} did not start (see its approve task)",
+            }
+            record["state"] = "Stopped"
         return record
-    if approval is not None and approval.get("decision") != "Approve":
+    if rejected:  # its sites never started
         wave["state"] = "Rejected"
         record["stopped"] = record["stopped"] or {
             "wave": index,

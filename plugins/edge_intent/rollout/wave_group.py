@@ -104,7 +104,7 @@ def wave(index: int, *, rendered: XComArg, compiled: XComArg, plan: XComArg, pro
             from edge_intent.rollout import waves
 
             context = get_current_context()
-            return waves.gate(context["ti"], context["run_id"], index)
+            return waves.gate(context["ti"], context["run_id"], index, bool(context["params"].get("dry_run")))
 
         gated = gate()
         restored = RestoreSensor(

@@ -103,7 +103,7 @@ def _approval(ti: Any, index: int, wave_requires: bool) -> dict[str, Any] | None
         return None
     answer = ti.xcom_pull(task_ids=wave_task(index, APPROVE), key=Key.APPROVAL)
     if not isinstance(answer, dict):
-        return {"decision": "Reject", "reason": "the approval task recorded no answer"}
+        return None  # never asked: the wave did not start
     return {k: answer.get(k) for k in ("decision", "by", "at")}
 
 
@@ -137,7 +137,7 @@ def start(ti: Any, run_id: str, index: int) -> list[str]:  # the approve task's 
     return list(wave.sites)
 
 
-def gate(ti: Any, run_id: str, index: int) -> dict[str, Any]:
+def gate(ti: Any, run_id: str, index: int, dry_run: bool = False) -> dict[str, Any]:
     """Fold wave ``index`` into the rollout record: its sites' outcomes, the failures so far, whether
     the rollout stops. A failed site within maxFailures is reverted alone (this run's commit there),
     its restore wait's targets left in the XCom ``restore``. Returns the record (the next wave reads it)."""
@@ -155,6 +155,7 @@ def gate(ti: Any, run_id: str, index: int) -> dict[str, Any]:
         seen(ti, index),
         approval=_approval(ti, index, wave.approval),
         started=bool(started_sites(ti, index)),
+        expected=not before["stopped"] and not dry_run,
     )
     done = found["waves"][index - 1]
     log.info("Wave %d (%s): %s", index, wave.name, done["state"])

@@ -104,7 +104,7 @@ def test_a_rejected_approval_stops_before_the_wave_delivers():
     found = record.start(plan(approval=True), intent_id="i", run_id="r")
     found = record.fold_wave(found, 1, {"edge1": passed("edge1", "a")}, approval=None, started=True)
     answer = {"decision": "Reject", "by": "ops", "at": "2026-12-01T10:00:00+00:00"}
-    found = record.fold_wave(found, 2, {}, approval=answer, started=True)
+    found = record.fold_wave(found, 2, {}, approval=answer, started=False)  # a rejected wave starts nothing
     assert found["waves"][1]["state"] == "Rejected" and found["waves"][1]["approval"]["by"] == "ops"
     assert found["stopped"] == {"wave": 2, "reason": "approval rejected by ops"}
     assert found["untouched"] == ["edge2", "edge4", "edge3"]
@@ -125,3 +125,12 @@ def test_verdicts_of_several_waves_combine():
     assert (
         set(combined["slos"]) == {"a", "b"} and combined["alerts"] == [1] and combined["sites"] == ["a", "b"]
     )
+
+
+def test_a_wave_that_should_have_started_and_did_not_stops_the_rollout():
+    found = record.start(plan(), intent_id="i", run_id="r")
+    found = record.fold_wave(found, 1, {}, approval=None, started=False, expected=True)
+    assert found["waves"][0]["state"] == "Failed" and found["stopped"]["wave"] == 1
+    # later waves of a stopped rollout are skipped, not failed
+    found = record.fold_wave(found, 2, {}, approval=None, started=False, expected=False)
+    assert found["waves"][1]["state"] == "Skipped" and found["stopped"]["wave"] == 1
