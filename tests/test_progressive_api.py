@@ -32,11 +32,17 @@ def commits_of(stack, site: str, intent_id: str) -> list[str]:
 
 
 def awaiting(api, run_id: str, task_id: str, timeout: float = 150) -> dict:
-    """The run's required action of ``task_id`` once it is asked."""
+    """The run's required action of ``task_id`` once the task waits for it. (The request exists a
+    moment before the task is parked in ``awaiting_input``; an answer given in that moment is kept
+    but only acted on at the timeout, so a person, like this test, answers what the UI shows
+    waiting.)"""
     deadline = time.time() + timeout
     while time.time() < deadline:
         for detail in api.required_actions(PIPELINE, run_id):
-            if detail["task_instance"]["task_id"] == task_id:
+            if (
+                detail["task_instance"]["task_id"] == task_id
+                and detail["task_instance"]["state"] == "awaiting_input"
+            ):
                 return detail
         time.sleep(0.5)
     raise AssertionError(f"{task_id} of {run_id} never asked for approval")
