@@ -7,9 +7,10 @@ latency with SCHEDULER_IDLE_SLEEP_TIME=0.2, simulated sites pulling every second
 
 * delivery time per site: commit and push of a rendered package (the deliver task's own figure);
 * commit-to-synced lag: from a push returning to the site's RootSync reporting that commit;
-* Airflow's orchestration overhead per run: run wall time minus the time spent inside tasks
-  (sensor tasks included, so their deliberate waits are not counted as overhead). Runs use the
-  demo SLO profile (a 30 s Verifying window), and end Succeeded (the rollback branch is skipped).
+* Airflow's orchestration overhead per run: run wall time minus the time during which some task
+  was running (sensor tasks included, so their deliberate waits are not counted as overhead; the
+  sites' tasks of one wave run side by side, so their times are not added up). Runs put every site
+  in one wave, use the demo SLO profile (a 30 s Verifying window), and end Succeeded.
 
 The first run after start is reported apart: the executor starts its workers then. Floor to reach:
 overhead under 6 s.
@@ -49,6 +50,16 @@ def _time(value: str) -> float:
     return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
 
 
+def _covered(spans: list[tuple[float, float]]) -> float:
+    """Seconds during which at least one task ran (a wave's site tasks run side by side)."""
+    total, end = 0.0, float("-inf")
+    for start, stop in sorted(spans):
+        if stop > end:
+            total += stop - max(start, end)
+            end = stop
+    return total
+
+
 def run_once(api: AirflowAPI, text: str) -> dict:
     # every site in one wave: the pipeline's own overhead, apart from a progressive rollout's waves
     # (bench/rollout.py measures those)
@@ -62,7 +73,7 @@ def run_once(api: AirflowAPI, text: str) -> dict:
         for ti in api.task_instances(DAG, run_id)
         if ti["state"] in ("success", "failed") and ti["start_date"] and ti["end_date"]
     ]
-    inside = sum(_time(ti["end_date"]) - _time(ti["start_date"]) for ti in tis)
+    inside = _covered([(_time(ti["start_date"]), _time(ti["end_date"])) for ti in tis])
     wall = _time(run["end_date"]) - _time(run["start_date"])
     deliver = lifecycle.wave_task(1, lifecycle.DELIVER)
     delivered = {}
@@ -189,7 +200,7 @@ def main() -> int:
             f"{len(runs)} runs",
         ),
         (
-            f"time inside the {runs[0]['tasks']} tasks that ran (SLO window 30 s)",
+            f"time some of the {runs[0]['tasks']} tasks that ran was running (SLO window 30 s)",
             f"{median(r['inside'] for r in runs):.1f} s",
             "",
         ),
