@@ -76,6 +76,11 @@ def _failure_of(site: str, seen: dict[str, Any]) -> tuple[str, str] | None:
     return None
 
 
+def trigger_of(reason: str) -> str:
+    """The trigger a failure reason names (``slo_breach: ...`` → ``slo_breach``)."""
+    return reason.split(":", 1)[0].strip().replace(" ", "_") or "rollout_stopped"
+
+
 def _breach(breach: dict[str, Any]) -> str:
     """``latency_p95 242.5 (threshold 50)``: the SLO and the last value the window saw."""
     values = [s.get("value") for s in breach.get("samples") or [] if s.get("value") is not None]

@@ -26,7 +26,6 @@ from include.compiler.config import load_settings
 from include.compiler.errors import IntentValidationError
 from include.lifecycle import (
     COMPILE,
-    DELIVER,
     RENDER,
     REPORT,
     ROLLBACK_EVIDENCE,
@@ -136,10 +135,6 @@ def _remaining(found: dict[str, Any] | None, delivered: dict[str, dict[str, Any]
     return sorted(site for site, d in delivered.items() if d.get("created", True) and site not in reverted)
 
 
-def _trigger_name(reason: str) -> str:
-    return reason.split(":", 1)[0].strip().replace(" ", "_") or "rollout_stopped"
-
-
 def _trigger(
     ti: Any, found: dict[str, Any] | None
 ) -> tuple[str, dict[str, Any] | None, dict[str, Any] | None]:
@@ -160,7 +155,7 @@ def _trigger(
     order = list(Phase)
     site = min(failed, key=lambda s: (order.index(Phase(wave["sites"][s]["failure"]["phase"])), s))
     seen = waves.seen(ti, index).get(site, {})
-    trigger = _trigger_name(wave["sites"][site]["failure"]["reason"])
+    trigger = records.trigger_of(wave["sites"][site]["failure"]["reason"])
     return trigger, seen.get("slo"), seen.get("syncFailure") or seen.get("o2imsFailure")
 
 
@@ -263,11 +258,7 @@ def watch(ti: Any, dry_run: bool) -> str:
         raise AirflowFailException(f"the intent was rolled back{f' ({stopped})' if stopped else ''}; {where}")
     if dry_run and ti.xcom_pull(task_ids=RENDER):
         return "Dry run: compiled and rendered, nothing delivered"
-    plan_ = waves.plan_of(ti)
-    delivered: dict[str, Any] = {}
-    for wave in plan_.waves if plan_ else ():
-        for value in waves.pulled(ti, wave.index, DELIVER, Key.DELIVERED):
-            delivered.update(value or {})
+    delivered = delivery.in_xcom(ti, waves.plan_of(ti))
     remaining = _remaining(found or waves.latest(ti), delivered)
     if remaining:
         raise AirflowFailException(

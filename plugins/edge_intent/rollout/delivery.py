@@ -83,6 +83,17 @@ class DeliveryUnknown(RuntimeError):
     delivery running unreverted."""
 
 
+def in_xcom(ti: Any, plan: Any) -> dict[str, dict[str, Any]]:
+    """``{site: delivery}`` the ``delivered`` XComs of every wave's deliver tasks hold (no Git read)."""
+    from edge_intent.rollout import waves
+
+    found: dict[str, dict[str, Any]] = {}
+    for wave in plan.waves if plan else ():
+        for value in waves.pulled(ti, wave.index, DELIVER, Key.DELIVERED):
+            found.update(value or {})
+    return found
+
+
 def delivered(
     ti: Any, run_id: str, git_conn_id: str = SiteRepoHook.default_conn_name
 ) -> dict[str, dict[str, Any]]:
@@ -98,12 +109,8 @@ def delivered(
     rendered = ti.xcom_pull(task_ids=RENDER)
     if plan is None or not rendered:
         return {}
-    found: dict[str, dict[str, Any]] = {}
-    started: list[str] = []
-    for wave in plan.waves:
-        for value in waves.pulled(ti, wave.index, DELIVER, Key.DELIVERED):
-            found.update(value or {})
-        started += waves.started_sites(ti, wave.index)
+    found = in_xcom(ti, plan)
+    started = [site for wave in plan.waves for site in waves.started_sites(ti, wave.index)]
     intent_id = rendered["intentId"]
     hook = SiteRepoHook(git_conn_id)
     for site in sorted(set(started) - set(found)):

@@ -181,7 +181,7 @@ def _revert_alone(ti: Any, run_id: str, found: dict[str, Any], index: int, faile
             Kind.ROLLBACK,
             {site: [sha] for site, sha in failed.items()},
             intent_id=found["intentId"],
-            trigger=reasons[min(reasons)].split(":", 1)[0],
+            trigger=records.trigger_of(reasons[min(reasons)]),
             reason="; ".join(f"{site}: {reason}" for site, reason in sorted(reasons.items())),
         ),
         run_id,
