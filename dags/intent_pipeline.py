@@ -183,16 +183,18 @@ def intent_pipeline():
     compiled = compile_(validated)
     rendered = render(compiled)
     plan = XComArg(validated.operator, key=Key.ROLLOUT)
-    previous = rendered
+    previous, waves = rendered, []
     for index in range(1, max_waves(load_settings().catalogue) + 1):
         profile = "{{ params.slo_profile }}"
         group = wave(index, rendered=rendered, compiled=compiled, plan=plan, profile=profile)
         previous >> group
         previous = group
+        waves.append(group)
     decision = decide()
     succeeded = report()
     recorded = revert_group(ROLLBACK_GROUP, planner=_rollback_plan)()  # the group's evidence task
-    previous >> decision >> [succeeded, recorded.operator.task_group]
+    # any wave may be the last: its gate skips the later ones, and decide waits for every wave's end
+    waves >> decision >> [succeeded, recorded.operator.task_group]
     closed = rollout()
     [succeeded, recorded] >> closed >> watcher()  # not a direct downstream of the branch, which would skip it
 

@@ -322,6 +322,10 @@ class Stack:
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
             "AIRFLOW__API_AUTH__JWT_SECRET": json.loads(jwt.read_text()),
             "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.2",
+            # A failed task's state reaches the scheduler once its supervisor notices the task
+            # process exit, which it may only do at its next heartbeat tick (default every 5 s):
+            # a breach would wait that long before its gate and rollback start.
+            "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": "1",
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
             "EDGE_INTENT_GIT_CACHE": str(self.root / "git-cache"),

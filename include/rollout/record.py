@@ -180,6 +180,15 @@ def fold_wave(
     return record
 
 
+def skip_after(record: dict[str, Any], index: int) -> dict[str, Any]:
+    """The record with every wave after ``index`` that did not start ``Skipped``: the rollout stopped,
+    or wave ``index`` was its last."""
+    for wave in record["waves"][index:]:
+        if wave["state"] == "Pending":
+            wave["state"] = "Skipped"
+    return record
+
+
 def delivered(record: dict[str, Any]) -> list[tuple[int, str, str]]:
     """``[(wave, site, commit)]`` this run committed and did not revert yet, newest wave first (a
     delivery that made no commit, the files being on ``main`` already, is an earlier run's)."""

@@ -6,6 +6,10 @@ is ``fail`` (the default: unreachable Prometheus or no samples never pass). A ro
 breaks when it fails ``failureLimit`` evaluations in the window or ``consecutiveLimit`` in a row
 (a scale-class SLO needs twice as many in a row: it must persist); the window then ends at once.
 Alert-class failures are recorded and reported but never roll back.
+
+The window may start before the call (``start``: when the change went live at the sites, which the
+waits before verification saw first): instants already past are evaluated at once, at their own
+time (Prometheus keeps their samples), and the rest as they come.
 """
 
 from __future__ import annotations
@@ -95,18 +99,23 @@ def verify(
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
     on_evaluation: Callable[[Evaluation], None] | None = None,
+    start: float | None = None,
 ) -> Verdict:
     """Run the verification window; see the module docstring.
 
     :param query: ``query(promql, at)`` returns the instant value at ``at`` (None: no samples) or
         raises :class:`PrometheusUnavailable`.
+    :param start: when the window starts (epoch seconds; not after now, not more than a window
+        ago); now when None.
     """
     tracks = {(s.site, s.name): _Track(s) for s in slos}
     evaluations: list[Evaluation] = []
-    started = clock()
+    now = clock()
+    started = now if start is None else max(min(start, now), now - profile.window)
+    end = started + profile.window
     tick = started
     while True:
-        at = clock()
+        at = min(tick, clock())  # an instant already past is read at its own time
         for track in tracks.values():
             slo = track.slo
             error = None
@@ -147,20 +156,20 @@ def verify(
                 and track.breached_at is None
                 and (track.failures >= profile.failureLimit or track.consecutive >= track.limit(profile))
             ):
-                track.breached_at = at
+                track.breached_at = clock()  # when it was known (``at`` may be a past instant)
         breached = [t for t in tracks.values() if t.breached_at is not None]
         if breached:
             return _verdict(
                 "breach", _trigger(breached, evaluations), started, at, evaluations, tracks, profile
             )
-        if at - started >= profile.window:
+        if at >= end:
             unobserved = [t for t in tracks.values() if t.slo.rolls_back and t.evaluations == 0]
             if unobserved:
                 for track in unobserved:
-                    track.breached_at = at
+                    track.breached_at = clock()
                 return _verdict("breach", "missing_data", started, at, evaluations, tracks, profile)
             return _verdict("pass", None, started, at, evaluations, tracks, profile)
-        tick += profile.interval
+        tick = min(tick + profile.interval, end)  # the last evaluation is at the window's end
         sleep(max(0.0, tick - clock()))
 
 

@@ -117,11 +117,11 @@ def test_run_rolls_an_intent_out_wave_by_wave(dag, sites_stack):
         for task in ("deliver", "wait_for_sync", "wait_for_o2ims", "verify_slos"):
             assert found[f"wave_{wave}.sites.{task}[{site}]"] == "success"
         assert found[f"wave_{wave}.gate"] == "success"
-        assert (
-            found[f"wave_{wave}.restore_failed"] == "success"
-        )  # nothing reverted alone: nothing to wait for
+        # nothing reverted alone: the gate skipped the restore wait, and the next wave started anyway
+        assert found[f"wave_{wave}.restore_failed"] == "skipped"
         assert xcom(run, f"wave_{wave}.gate", "restore") == {}
-    assert found["wave_3.approve"] == "skipped" and found["wave_3.gate"] == "success"
+    # the last planned wave's gate skipped the unused third wave whole: none of its tasks ran
+    assert {found[t] for t in found if t.startswith("wave_3.")} == {"skipped"}
     assert {found[t] for t in found if t.startswith("rollback.")} == {"skipped"}
     assert found["report"] == found["rollout"] == found["watcher"] == "success"
     record = rollout(run)

@@ -9,13 +9,15 @@ asked fails closed.
 from __future__ import annotations
 
 import base64
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from airflow.sdk import BaseHook
 
 from edge_intent.hooks.site_repo import base_url
-from include.slo.prometheus import PrometheusQuery
+
+if TYPE_CHECKING:
+    from include.slo.prometheus import PrometheusQuery
 
 
 class PrometheusHook(BaseHook):
@@ -60,4 +62,6 @@ class PrometheusHook(BaseHook):
 
     def query_client(self) -> PrometheusQuery:
         """A query function ``(promql, at) -> value | None`` for :func:`include.slo.evaluate.verify`."""
+        from include.slo.prometheus import PrometheusQuery  # the client library: only where queried
+
         return PrometheusQuery(self.url, self.headers())

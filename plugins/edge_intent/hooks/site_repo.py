@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook
 
 from include.compiler.config import Site, load_settings
-from include.gitops.auth import GitAuth
-from include.gitops.repo import SiteRepo
+
+if TYPE_CHECKING:
+    from include.gitops.repo import SiteRepo
 
 
 class UnknownSite(ValueError):
@@ -72,6 +73,10 @@ class SiteRepoHook(BaseHook):
 
     def get_repo(self, site: str) -> SiteRepo:
         """The site's config repository (a locked local clone under the Git cache)."""
+        # GitPython is imported by the tasks that use Git, not by every task that parses a DAG file
+        from include.gitops.auth import GitAuth
+        from include.gitops.repo import SiteRepo
+
         conn = self.get_conn()
         auth = GitAuth(conn.login, conn.password) if conn.login else None
         return SiteRepo(self.repo_url(site), auth, git_cache_dir())

@@ -25,6 +25,19 @@ class SLOBreached(AirflowFailException):
     """A rollback-class SLO broke (or had no data) at the site: the verdict says which and when."""
 
 
+def live_since(waits: Any) -> float | None:
+    """When the change was live at every site of the waits (None: no wait says when): the latest of
+    their sites' done times, each the time the wait first saw it done, or the O2IMS's own
+    ``fulfilledAt`` when that came earlier."""
+    seen = []
+    for wait in waits or []:
+        for site in (wait or {}).values() if isinstance(wait, dict) else ():
+            if isinstance(site, dict) and isinstance(site.get("at"), int | float):
+                fulfilled = site.get("fulfilledAt")
+                seen.append(min(site["at"], fulfilled) if isinstance(fulfilled, int | float) else site["at"])
+    return max(seen) if seen else None
+
+
 class SLOVerifyOperator(BaseOperator):
     """Evaluate the intent's SLOs at every target site over the profile's window.
 
@@ -33,12 +46,15 @@ class SLOVerifyOperator(BaseOperator):
     :param profile: a profile of ``config/slo.yaml`` (``default``: 10 min; ``demo``: 30 s).
     :param rollout: the rollout plan: its ``minSuccessTime`` is the soak, seconds the sites stay under
         verification after the profile's window (a breach while soaking fails them too).
+    :param live: the results of the waits before verification (``{site: {"at": epoch, ...}}`` each):
+        the window starts when the last of them first saw its site done, the change live there, not
+        when this task happens to start (the scheduler's steps in between count in the window).
     :param fail_on_breach: fail the task when the verdict is not ``pass`` (a wave's site: its failed
         phase is the red task); the verdict is in the XCom ``verdict`` either way.
     :param prometheus_conn_id: the Prometheus connection.
     """
 
-    template_fields: Sequence[str] = ("targets", "compiled", "profile", "rollout")
+    template_fields: Sequence[str] = ("targets", "compiled", "profile", "rollout", "live")
     ui_color = "#fdf2e8"
 
     def __init__(
@@ -48,6 +64,7 @@ class SLOVerifyOperator(BaseOperator):
         compiled: Any,
         profile: str = "default",
         rollout: Any = None,
+        live: Any = None,
         fail_on_breach: bool = False,
         prometheus_conn_id: str = PrometheusHook.default_conn_name,
         **kwargs,
@@ -57,6 +74,7 @@ class SLOVerifyOperator(BaseOperator):
         self.compiled = compiled
         self.profile = profile
         self.rollout = rollout
+        self.live = live
         self.fail_on_breach = fail_on_breach
         self.prometheus_conn_id = prometheus_conn_id
 
@@ -71,7 +89,12 @@ class SLOVerifyOperator(BaseOperator):
         intent = ts28312.Intent.model_validate(self.compiled["intent"])
         soak = float((self.rollout or {}).get("minSuccessTime") or 0)
         verdict = verify_sites(
-            intent.id, site_targets(intent, list(self.targets)), self.profile, self.hook, soak=soak
+            intent.id,
+            site_targets(intent, list(self.targets)),
+            self.profile,
+            self.hook,
+            soak=soak,
+            start=live_since(self.live),
         )
         verdict = {**verdict, "sites": sorted(self.targets), "soak": soak}
         context["ti"].xcom_push(key=Key.VERDICT, value=verdict)

@@ -8,6 +8,7 @@ evaluation is logged and returned (query, value, threshold, time).
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from airflow.sdk.exceptions import AirflowFailException
@@ -56,12 +57,14 @@ def verify_sites(
     hook: PrometheusHook,
     *,
     soak: float = 0.0,
+    start: float | None = None,
 ) -> dict[str, Any]:
     """The verdict (``pass`` or ``breach``, as JSON) of the intent's SLOs at every site of ``targets``.
 
     :param targets: ``{site: {targetName: value}}``, the intent's own targets at each site.
     :param profile_name: a profile of ``config/slo.yaml``.
     :param soak: seconds of verification after the profile's window (a rollout's minSuccessTime).
+    :param start: when the window starts (epoch seconds: the change went live); now when None.
     """
     from include.slo.definitions import load_config, slos_for
     from include.slo.evaluate import verify
@@ -99,7 +102,9 @@ def verify_sites(
     log.info(
         "Verifying %s for %gs, every %gs, against %s", intent_id, profile.window, profile.interval, hook.url
     )
-    verdict = verify(slos, profile, hook.query_client(), on_evaluation=_show)
+    if start is not None and start < time.time():
+        log.info("The window started when the change went live, %.1fs ago", time.time() - start)
+    verdict = verify(slos, profile, hook.query_client(), on_evaluation=_show, start=start)
     for breach in verdict.breaches:
         log.warning(
             "SLO %s broken at %s: %d failing evaluation(s), detected %.1fs after the first",

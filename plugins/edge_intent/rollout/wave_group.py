@@ -2,12 +2,14 @@
 where ``sites`` is a task group mapped over the wave's sites (each instance labelled by its site in
 the grid): ``deliver → wait_for_sync → wait_for_o2ims → verify_slos``. ``approve`` gives the wave's
 sites (after a person's approval, when the strategy asks); the gate reverts alone a failed site within
-maxFailures and ``restore_failed`` waits for that revert to sync.
+maxFailures and ``restore_failed`` waits for that revert to sync (skipped by the gate when there is
+none). The SLO window starts when the waits saw the change live, so the scheduler's steps between
+them and the verification are inside the window, not added to it.
 
 A site's failure fails its own task (red in the grid: the phase that failed) and no other site's;
 the gate folds the wave into the rollout record and says whether the next wave starts. The pipeline
 DAG has one such group per wave the catalogue allows (``wave_1``, ``wave_2``, ...); a wave the plan
-does not have, or that a stopped rollout never reaches, is skipped whole.
+does not have, or that a stopped rollout never reaches, is skipped whole by the last gate that ran.
 """
 
 from __future__ import annotations
@@ -44,7 +46,12 @@ def wave(index: int, *, rendered: XComArg, compiled: XComArg, plan: XComArg, pro
 
     with TaskGroup(wave_group(index), tooltip=f"Wave {index} of the rollout") as group:
         sites = WaveApprovalOperator(
-            task_id=APPROVE, task_display_name=f"Wave {index}: approve and start", wave=index, plan=plan
+            task_id=APPROVE,
+            task_display_name=f"Wave {index}: approve and start",
+            wave=index,
+            plan=plan,
+            # after the previous wave's restore wait, or its gate's skipping it: nothing to restore
+            trigger_rule=TriggerRule.NONE_FAILED,
         )
 
         @task(
@@ -85,6 +92,7 @@ def wave(index: int, *, rendered: XComArg, compiled: XComArg, plan: XComArg, pro
                 compiled=compiled,
                 profile=profile,
                 rollout=plan,
+                live=[synced.output, fulfilled.output],
                 fail_on_breach=True,
                 execution_timeout=timedelta(minutes=11),
                 retries=0,

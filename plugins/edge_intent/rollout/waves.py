@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from airflow.sdk.exceptions import AirflowSkipException
+from airflow.sdk.exceptions import AirflowSkipException, DownstreamTasksSkipped
 
 from include.lifecycle import (
     APPROVE,
@@ -25,6 +25,7 @@ from include.lifecycle import (
     WAIT_FOR_O2IMS,
     WAIT_FOR_SYNC,
     Key,
+    wave_of,
     wave_task,
 )
 from include.rollout import record as records
@@ -140,15 +141,37 @@ def start(ti: Any, run_id: str, index: int) -> list[str]:  # the approve task's 
 def gate(ti: Any, run_id: str, index: int, dry_run: bool = False) -> dict[str, Any]:
     """Fold wave ``index`` into the rollout record: its sites' outcomes, the failures so far, whether
     the rollout stops. A failed site within maxFailures is reverted alone (this run's commit there),
-    its restore wait's targets left in the XCom ``restore``. Returns the record (the next wave reads it)."""
+    its restore wait's targets left in the XCom ``restore``. Returns the record (the next wave reads it).
+
+    What need not run is skipped here and now, so the scheduler goes straight on: the wave's restore
+    wait when nothing was reverted alone, and every later wave's tasks when the rollout stopped or
+    this was its last wave (``decide`` then comes next, not a walk through empty waves)."""
     plan = plan_of(ti)
     if plan is None:
         raise AirflowSkipException("the intent was not validated: no rollout was planned")
+    found, restore = _fold(ti, run_id, index, plan, dry_run)
+    ti.xcom_push(key=Key.RESTORE, value=restore)  # once: a wait reads the first value of a key pushed twice
+    restoring = bool(restore)
+    last = bool(found["stopped"]) or dry_run or index >= len(plan.waves)
+    skipped = [] if restoring else [wave_task(index, RESTORE_FAILED)]
+    if last:
+        found = records.skip_after(found, index)
+        skipped += [t for t in ti.task.dag.task_ids if (wave_of(t) or (0, ""))[0] > index]
+    if not skipped:
+        return found
+    ti.xcom_push(key=Key.RETURN, value=found)  # a task that skips others returns nothing itself
+    log.info("Not needed, skipped: %s", ", ".join(skipped))
+    raise DownstreamTasksSkipped(tasks=skipped)
+
+
+def _fold(
+    ti: Any, run_id: str, index: int, plan: RolloutPlan, dry_run: bool
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The record with wave ``index`` folded in, and the restore targets of its sites reverted alone."""
     wave = plan.wave(index)
     before = previous(ti, index, plan, run_id)
     if wave is None:
-        ti.xcom_push(key=Key.RESTORE, value={})
-        return before
+        return before, {}
     found = records.fold_wave(
         before,
         index,
@@ -164,9 +187,8 @@ def gate(ti: Any, run_id: str, index: int, dry_run: bool = False) -> dict[str, A
     if found["stopped"]:
         log.warning("The rollout stops: %s", found["stopped"]["reason"])
     failed = tolerated(found, index)
-    # pushed once: the restore wait reads the first value of a key pushed twice
-    ti.xcom_push(key=Key.RESTORE, value=_revert_alone(ti, run_id, found, index, failed) if failed else {})
-    return attach_reverts(ti, found) if failed else found
+    restore = _revert_alone(ti, run_id, found, index, failed) if failed else {}
+    return (attach_reverts(ti, found) if failed else found), restore
 
 
 def _revert_alone(ti: Any, run_id: str, found: dict[str, Any], index: int, failed: dict[str, str]):

@@ -55,8 +55,9 @@ def test_a_breach_past_max_failures_stops_and_leaves_later_waves_untouched():
     assert found["state"] == "Stopped" and found["failures"] == 1
     assert found["stopped"]["wave"] == 2 and "edge2: slo_breach" in found["stopped"]["reason"]
     assert found["waves"][1]["failed"] == ["edge2"]
-    found = record.fold_wave(found, 3, {}, approval=None, started=False)
+    found = record.skip_after(found, 2)  # the gate of the wave that stopped it: no later wave runs
     assert found["waves"][2]["state"] == "Skipped" and found["untouched"] == ["edge3"]
+    assert [w["state"] for w in record.skip_after(found, 1)["waves"]] == ["Succeeded", "Failed", "Skipped"]
     # the newest wave first; within a wave by site
     assert record.delivered(found) == [(2, "edge2", "b"), (2, "edge4", "d"), (1, "edge1", "a")]
     closed = record.close(found, succeeded=False, reverts={"edge2": {"sha": "r2", "reverted": "b"}})

@@ -23,7 +23,7 @@ class Clock:
         self.now += seconds
 
 
-def run(series: dict[str, list], profile=PROFILE, targets=None):
+def run(series: dict[str, list], profile=PROFILE, targets=None, start=None, asked=None):
     """``series[slo]`` gives the value of each evaluation in turn (None: no samples, an exception: raised)."""
     config = load_config()
     slos = slos_for(namespace="intent-a", site="edge1", targets=targets or {}, config=config, profile=profile)
@@ -38,6 +38,8 @@ def run(series: dict[str, list], profile=PROFILE, targets=None):
     }
 
     def query(promql, at):
+        if asked is not None:
+            asked.append((at, clock.now))
         name = next(s.name for s in slos if s.query == promql)
         if name not in series:
             return healthy[name]
@@ -48,7 +50,7 @@ def run(series: dict[str, list], profile=PROFILE, targets=None):
             raise value
         return value
 
-    return verify(slos, profile, query, clock=clock, sleep=clock.sleep)
+    return verify(slos, profile, query, clock=clock, sleep=clock.sleep, start=start)
 
 
 def test_steady_series_passes_and_every_evaluation_is_recorded():
@@ -131,3 +133,26 @@ def test_queries_are_scoped_to_namespace_and_site():
         assert "[10s]" in slo.query or slo.name in ("memory_usage", "pod_ready")
     with pytest.raises(ValueError):
         slos_for(namespace='a"}) or vector(1', site="edge1", targets={}, config=config, profile=PROFILE)
+
+
+def test_a_window_that_started_before_the_call_reads_its_past_instants_at_once():
+    asked = []
+    verdict = run({}, start=1000.0 - 5, asked=asked)  # the change went live 5 s ago
+    assert verdict.result == "pass" and verdict.started == 995.0 and verdict.ended == 1015.0
+    instants = sorted({at for at, _ in asked})
+    assert instants == [995.0 + 2 * i for i in range(10)] + [1015.0]  # the last one at the window's end
+    # the instants already past were read at once (no waiting), the rest when they came
+    assert {now for at, now in asked if at < 1000.0} == {1000.0}
+    assert all(now == at for at, now in asked if at > 1000.0)
+
+
+def test_a_breach_in_the_past_instants_is_detected_now():
+    verdict = run({"latency_p95": [500, 500, 500]}, start=1000.0 - 8)
+    assert verdict.result == "breach"
+    breach = verdict.breaches[0]
+    assert breach["firstFailure"] == 992.0 and breach["detectedAt"] == 1000.0  # known now, not at 994
+
+
+def test_the_window_start_is_never_in_the_future_nor_over_a_window_ago():
+    assert run({}, start=5000.0).started == 1000.0
+    assert run({}, start=1.0).started == 1000.0 - PROFILE.window
