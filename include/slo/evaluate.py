@@ -9,7 +9,9 @@ Alert-class failures are recorded and reported but never roll back.
 
 The window may start before the call (``start``: when the change went live at the sites, which the
 waits before verification saw first): instants already past are evaluated at once, at their own
-time (Prometheus keeps their samples), and the rest as they come.
+time (Prometheus keeps their samples), and the rest as they come. An instant before the call that
+has no samples is not judged (the workload may not have reported yet); from the call on, missing
+data is judged as the profile says.
 """
 
 from __future__ import annotations
@@ -110,8 +112,8 @@ def verify(
     """
     tracks = {(s.site, s.name): _Track(s) for s in slos}
     evaluations: list[Evaluation] = []
-    now = clock()
-    started = now if start is None else max(min(start, now), now - profile.window)
+    called = clock()
+    started = called if start is None else max(min(start, called), called - profile.window)
     end = started + profile.window
     tick = started
     while True:
@@ -123,8 +125,8 @@ def verify(
                 value = _value(query(slo.query, at))
             except PrometheusUnavailable as exc:
                 value, error = None, str(exc)
-            if value is None and profile.missingData == "ignore":
-                met = None
+            if value is None and (profile.missingData == "ignore" or at < called):
+                met = None  # an instant before the call with no samples: the workload had not reported yet
             else:
                 met = value is not None and slo.met_by(value)
             evaluation = Evaluation(

@@ -156,3 +156,12 @@ def test_a_breach_in_the_past_instants_is_detected_now():
 def test_the_window_start_is_never_in_the_future_nor_over_a_window_ago():
     assert run({}, start=5000.0).started == 1000.0
     assert run({}, start=1.0).started == 1000.0 - PROFILE.window
+
+
+def test_no_samples_at_an_instant_before_the_call_is_not_judged():
+    # the workload had not reported yet when the change went live: the first two instants are past
+    verdict = run({"latency_p95": [None, None, None, 20.0]}, start=1000.0 - 3)
+    assert verdict.result == "pass"
+    first = [e for e in verdict.evaluations if e.slo == "latency_p95"][:3]
+    assert [(e.time, e.met) for e in first] == [(997.0, None), (999.0, None), (1001.0, False)]
+    assert verdict.slos["edge1"]["latency_p95"]["failures"] == 1  # only the one from the call on
