@@ -109,6 +109,78 @@ def standards_validator():
     return validate
 
 
+TMF921_OAS = "TMF921_Intent_Management_v5.0.0.oas.yaml"
+
+
+def _oas30_to_jsonschema(node: Any) -> Any:
+    """OpenAPI 3.0 → JSON Schema: ``nullable`` admits null; ``oneOf`` is read as ``anyOf``, because
+    TMF921 picks a branch by ``@type`` (its ``discriminator``, which JSON Schema has not) and its
+    branches overlap (an ``IntentRef`` is also a valid ``Intent``): the tests validate a nested
+    reference or expression against the schema its ``@type`` names, on top."""
+    if isinstance(node, dict):
+        converted = {
+            ("anyOf" if key == "oneOf" else key): _oas30_to_jsonschema(value)
+            for key, value in node.items()
+            if key not in ("nullable", "discriminator")
+        }
+        if node.get("nullable") and isinstance(node.get("type"), str):
+            converted["type"] = [node["type"], "null"]
+        return converted
+    if isinstance(node, list):
+        return [_oas30_to_jsonschema(item) for item in node]
+    return node
+
+
+@pytest.fixture(scope="session")
+def tmf921_validator():
+    """``validate(instance, "IntentReport")`` against the official TMF921 v5.0.0 OpenAPI's schema,
+    then ``instance[field]`` against the schema its ``@type`` names for every ``(field, suffix)`` in
+    ``nested`` (e.g. ``("expression", "_FVO")``): raises on an invalid instance."""
+    document = _oas30_to_jsonschema(yaml.safe_load((STANDARDS / TMF921_OAS).read_text()))
+    # the OAS refers within itself ("#/components/..."): one resource, refs resolved against it
+    resource = DRAFT202012.create_resource(document)
+    registry = Registry().with_resource(BASE + TMF921_OAS, resource)
+
+    def validate(instance: Any, schema: str, nested: tuple[tuple[str, str], ...] = ()) -> None:
+        def check(value: Any, name: str) -> None:
+            assert name in document["components"]["schemas"], f"no schema {name} in the TMF921 OAS"
+            Draft202012Validator(
+                {"$ref": f"{BASE}{TMF921_OAS}#/components/schemas/{name}"}, registry=registry
+            ).validate(value)
+
+        check(instance, schema)
+        for field, suffix in nested:
+            value = instance[field]
+            check(value, f"{value['@type']}{suffix}")
+
+    return validate
+
+
+def _closed(node: Any) -> Any:
+    """A CRD's structural schema with unknown fields refused: the API server would prune them
+    silently, so a misspelt field would be lost without a word."""
+    if isinstance(node, dict):
+        closed = {key: _closed(value) for key, value in node.items()}
+        if "properties" in node and "additionalProperties" not in node and not node.get(
+            "x-kubernetes-preserve-unknown-fields"
+        ):
+            closed["additionalProperties"] = False
+        return closed
+    if isinstance(node, list):
+        return [_closed(item) for item in node]
+    return node
+
+
+@pytest.fixture(scope="session")
+def rootsync_schema() -> dict:
+    """Config Sync's RootSync CRD (configsync.gke.io/v1beta1), from ``standards/rootsync-crd.yaml``."""
+    crd = yaml.safe_load((STANDARDS / "rootsync-crd.yaml").read_text())
+    version = next(v for v in crd["spec"]["versions"] if v["name"] == "v1beta1")
+    schema = _closed(_oas30_to_jsonschema(version["schema"]["openAPIV3Schema"]))
+    schema["properties"]["metadata"] = {"type": "object"}  # ObjectMeta: not in the CRD
+    return schema
+
+
 @pytest.fixture(scope="session")
 def provisioning_request_schema() -> dict:
     crd = yaml.safe_load((STANDARDS / "o2ims.provisioning.oran.org_provisioningrequests.yaml").read_text())

@@ -246,6 +246,7 @@ def _hostile_cases(tmf: dict) -> list[tuple[str, str, bytes, str | None, int, st
             "duplicate",
         ),
         ("POST", "/api/intent", b'{"intent": NaN}', "application/json", 400, "NaN"),
+        ("POST", "/api/intent", b'{"intent": "URLLC at edge1", "x": 1e999}', "application/json", 400, "1e999"),
         ("POST", "/api/intent", deep, "application/json", 400, "body"),
         ("POST", "/api/intent", b"\xff\xfe", "text/plain", 400, "UTF-8"),
         ("POST", "/api/intent", b"intent=URLLC", "application/x-www-form-urlencoded", 415, "Content-Type"),

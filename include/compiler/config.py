@@ -47,7 +47,7 @@ class Site(_Strict):
     @field_validator("name", "group")
     @classmethod
     def _dns_label(cls, value: str) -> str:
-        if not DNS_LABEL.match(value):
+        if not DNS_LABEL.fullmatch(value):
             raise ValueError("must be a DNS-1123 label (lowercase letters, digits and '-')")
         return value
 
@@ -114,7 +114,7 @@ class SliceProfile(_Strict):
     @field_validator("cpuRequest", "cpuLimit", "memoryRequest", "memoryLimit")
     @classmethod
     def _quantity(cls, value: str) -> str:
-        if not QUANTITY.match(value):
+        if not QUANTITY.fullmatch(value):
             raise ValueError(f"{value!r} is not a Kubernetes quantity this compiler understands")
         return value
 

@@ -65,10 +65,16 @@ def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
+def intent_iri(intent_id: str) -> str:
+    """The IRI of the intent's ``icm:Intent`` node in its expression (``ei:I``): the expression's
+    TMF921 ``iri``."""
+    return f"urn:edge-intent:intent:{intent_id}:I"
+
+
 def to_turtle(intent: SliceIntent, intent_id: str) -> str:
     """Write ``intent`` as a TIO Turtle expression (deterministic)."""
     lines = [f"@prefix {prefix}: <{iri}> ." for prefix, iri in _PREFIXES.items()]
-    lines.append(f"@prefix ei: <urn:edge-intent:intent:{intent_id}:> .")
+    lines.append(f"@prefix ei: <{intent_iri(intent_id).removesuffix('I')}> .")
     lines += ["", "ei:I a icm:Intent ;", "    log:allOf ( ei:DE ei:RE ) .", ""]
     members = [f"ei:C{index}" for index in range(1, len(intent.requirements) + 1)] + ["ei:CX"]
     lines += [
@@ -194,7 +200,7 @@ def from_graph(graph: Graph) -> SliceIntent:
                 defaults.append(value)
             else:
                 attribute = _local_name(predicate)
-                if not _ATTRIBUTE.match(attribute):
+                if not _ATTRIBUTE.fullmatch(attribute):
                     _fail(f"context attribute {attribute!r} is not a plain name (letters, digits, '_')")
                 extra.append((attribute, value))
     if len(slice_types) != 1:

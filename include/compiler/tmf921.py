@@ -9,6 +9,7 @@ Field names are TMF921's own (``@type`` and friends through aliases). Base path 
 from __future__ import annotations
 
 import json
+import math
 import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -27,7 +28,7 @@ from .limits import (
 )
 from .nl import ParsedText
 from .slice import SliceIntent
-from .tio import from_graph, parse_jsonld, parse_turtle, to_turtle
+from .tio import from_graph, intent_iri, parse_jsonld, parse_turtle, to_turtle
 
 BASE_PATH = "/tmf-api/intentManagement/v5"
 INTENT_ID = re.compile(r"^[a-z0-9]([-a-z0-9]{0,48}[a-z0-9])?$")
@@ -51,6 +52,13 @@ class EntityRef(_TmfModel):
     name: str | None = Field(None, max_length=MAX_NAME_CHARS)
     type: str | None = Field(None, alias="@type", max_length=64)
     referredType: str | None = Field(None, alias="@referredType", max_length=64)
+
+
+class IntentRef(EntityRef):
+    """TMF921 v5 ``IntentRef``: a reference to an intent, with its ``@type`` (an ``IntentReport``'s
+    ``intent`` is an ``IntentRefOrValue``, told apart by ``@type``)."""
+
+    type: Literal["IntentRef"] = Field("IntentRef", alias="@type")
 
 
 class TurtleExpression(_TmfModel):
@@ -101,7 +109,7 @@ class Intent(_TmfModel):
     @field_validator("id")
     @classmethod
     def _dns_safe_id(cls, value: str | None) -> str | None:
-        if value is not None and not INTENT_ID.match(value):
+        if value is not None and not INTENT_ID.fullmatch(value):
             raise ValueError(
                 "must be a DNS-1123 label of 1 to 50 characters (lowercase letters, digits, '-', "
                 "starting and ending with a letter or digit)"
@@ -135,7 +143,7 @@ class IntentReport(_TmfModel):
     name: str
     creationDate: datetime
     expression: Expression
-    intent: EntityRef
+    intent: IntentRef
 
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
@@ -155,6 +163,7 @@ def build_intent(parsed: ParsedText) -> Intent:
             "priority": str(parsed.priority),
             "expression": {
                 "@type": "TurtleExpression",
+                "iri": intent_iri(parsed.intent_id),  # TMF921 v5 create bodies (*_FVO) require it
                 "expressionValue": to_turtle(parsed.intent, parsed.intent_id),
             },
         }
@@ -223,9 +232,19 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"number {text[:40]} is out of range")
+    return value
+
+
 def strict_loads(raw: str | bytes) -> Any:
-    """``json.loads`` that refuses duplicate keys and ``NaN``/``Infinity`` (ValueError)."""
-    return json.loads(raw, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+    """``json.loads`` that refuses duplicate keys, ``NaN``/``Infinity`` and numbers too large for a
+    float (``1e999``, which Python would read as infinity) (ValueError)."""
+    return json.loads(
+        raw, object_pairs_hook=_no_duplicates, parse_constant=_no_constant, parse_float=_finite
+    )
 
 
 def _decode_json(raw: str | bytes) -> Any:

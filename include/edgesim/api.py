@@ -223,7 +223,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._json(200, server.faults.as_json())
             elif path.startswith("/control/faults/") and verb in ("PUT", "POST", "DELETE"):
                 namespace = path.removeprefix("/control/faults/")
-                if not _NAME.match(namespace):
+                if not _NAME.fullmatch(namespace):
                     self._json(400, {"error": f"namespace {namespace!r} is not a valid name"})
                     return
                 if verb == "DELETE":

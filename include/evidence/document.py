@@ -186,7 +186,7 @@ def digest(document: dict[str, Any]) -> str:
 
 def run_folder(directory: Path, intent_id: str, run_id: str) -> Path:
     """``directory/<intent id>/<run id>``, created; the run id made safe as a file name."""
-    if not INTENT_ID.match(intent_id):
+    if not INTENT_ID.fullmatch(intent_id):
         raise ValueError("the intent id is not a DNS-1123 label")
     run = re.sub(r"[^A-Za-z0-9._-]", "_", run_id).strip(".") or "run"
     folder = Path(directory) / intent_id / run

@@ -105,6 +105,11 @@ def intent_report(
                     "intentFulfilmentReport": fulfilment.to_json(),
                 },
             },
-            "intent": {"id": intent.id, "href": f"{BASE_PATH}/intent/{intent.id}", "@referredType": "Intent"},
+            "intent": {
+                "@type": "IntentRef",
+                "id": intent.id,
+                "href": f"{BASE_PATH}/intent/{intent.id}",
+                "@referredType": "Intent",
+            },
         }
     )

@@ -25,25 +25,25 @@ REVERTS_TRAILER = "Reverts"
 
 
 def check_intent_id(intent_id: str) -> None:
-    if not isinstance(intent_id, str) or not INTENT_ID.match(intent_id):
+    if not isinstance(intent_id, str) or not INTENT_ID.fullmatch(intent_id):
         raise ValueError("the intent id must be a DNS-1123 label of at most 50 characters")
 
 
 def check_run_id(run_id: str) -> None:
-    if not isinstance(run_id, str) or not RUN_ID.match(run_id) or run_id != run_id.strip():
+    if not isinstance(run_id, str) or not RUN_ID.fullmatch(run_id) or run_id != run_id.strip():
         raise ValueError("a DAG run id is 1 to 250 characters, no line breaks, no surrounding spaces")
 
 
 def check_tag(name: str) -> None:
-    if not isinstance(name, str) or not TAG_NAME.match(name):
+    if not isinstance(name, str) or not TAG_NAME.fullmatch(name):
         raise ValueError("a tag name is <label>/<label>, each a DNS-1123 label of at most 40 characters")
 
 
 def check_package(intent_id: str, files: dict[str, str]) -> None:
     """Refuse an intent id that is no DNS-1123 label and file names that are not plain names."""
-    if not isinstance(intent_id, str) or not INTENT_ID.match(intent_id):
+    if not isinstance(intent_id, str) or not INTENT_ID.fullmatch(intent_id):
         raise ValueError(f"intent id {intent_id!r} is not a DNS-1123 label of at most 50 characters")
-    bad = [name for name in files if not FILE_NAME.match(name)]
+    bad = [name for name in files if not FILE_NAME.fullmatch(name)]
     if bad or not files:
         raise ValueError(f"package file names must be plain names, got {bad or 'no files'}")
 
@@ -56,7 +56,7 @@ def check_path(path: str) -> None:
 
 
 def is_sha(value: object) -> bool:
-    return isinstance(value, str) and bool(SHA.match(value))
+    return isinstance(value, str) and bool(SHA.fullmatch(value))
 
 
 def reverted_by(message: str) -> list[str]:

@@ -115,7 +115,7 @@ class SiteRepo(GitClone):
         :class:`RevertConflictError` with the conflicting files; nothing is pushed then. A commit
         already reverted (and not put back since) is not reverted again: ``created`` is False.
         """
-        if not isinstance(intent_id, str) or not INTENT_ID.match(intent_id) or not is_sha(sha):
+        if not isinstance(intent_id, str) or not INTENT_ID.fullmatch(intent_id) or not is_sha(sha):
             raise ValueError("revert needs a DNS-1123 intent id and a full commit SHA")
         return self.revert_range([sha], message=message, intent_id=intent_id)
 
@@ -153,7 +153,7 @@ class SiteRepo(GitClone):
             head = self._sync(repo)
             found = []
             for intent_id in history.intent_dirs(repo):
-                if not INTENT_ID.match(intent_id):
+                if not INTENT_ID.fullmatch(intent_id):
                     continue
                 live = history.live(repo, intent_id)
                 commit = live[0] if live else history.last_touching(repo, f"intents/{intent_id}") or head

@@ -62,9 +62,9 @@ def rootsync(
     """The site's RootSync (field names as in Config Sync's RootSync API reference)."""
     if not directory.startswith("/"):
         raise ValueError("--dir must be an absolute path in the repository, such as / or /intents")
-    if not _PERIOD.match(period):
+    if not _PERIOD.fullmatch(period):
         raise ValueError(f"--period must be a duration such as 15s or 1m, got {period!r}")
-    if not _SECRET_NAME.match(secret_name) or len(secret_name) > 253:
+    if not _SECRET_NAME.fullmatch(secret_name) or len(secret_name) > 253:
         raise ValueError(f"--secret-name must be a Kubernetes object name, got {secret_name!r}")
     return {
         "apiVersion": API_VERSION,

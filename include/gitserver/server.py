@@ -52,7 +52,7 @@ def _git(*args: str, cwd: Path | None = None) -> str:
 
 def create_repository(root: Path, name: str, *, branch: str = "main") -> Path:
     """Create the bare repository ``root/<name>.git`` with one initial commit on ``branch``."""
-    if not REPO_NAME.match(name):
+    if not REPO_NAME.fullmatch(name):
         raise ValueError(f"repository name {name!r} must be lowercase letters, digits and '-'")
     bare = root / f"{name}.git"
     if bare.exists():
@@ -118,7 +118,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self) -> None:
         split = urlsplit(self.path)
-        match = _PATH.match(split.path)
+        match = _PATH.fullmatch(split.path)
         user = self._user()
         if user is None:
             self._reply(401, "authentication required", {"WWW-Authenticate": 'Basic realm="edge-intent git"'})

@@ -122,7 +122,7 @@ def slos_for(
 
     :param targets: the intent's 28.312 targets by name, in spec units (``DlLatency`` in ms).
     """
-    if not (_LABEL_VALUE.match(namespace) and _LABEL_VALUE.match(site)):
+    if not (_LABEL_VALUE.fullmatch(namespace) and _LABEL_VALUE.fullmatch(site)):
         raise ValueError("namespace and site must be DNS-1123 labels")
     selector = f'namespace="{namespace}",site="{site}"'
     found = []

@@ -10,7 +10,9 @@ from typing import Any
 import pendulum
 from airflow.sdk import Param
 
-DNS_LABEL = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(?!\n)$"
+"""A DNS-1123 label as a JSON Schema pattern. Param validation searches with Python's ``re``, where
+``$`` also matches before a trailing newline: the lookahead refuses that (valid ECMA-262 too)."""
 OWNER = "edge-intent"
 WAIT_TIMEOUT_ENV = "EDGE_INTENT_WAIT_TIMEOUT"
 

@@ -224,6 +224,8 @@ def test_resync_recovers_a_hung_site(stack):
     [
         ("intent_withdraw", {"intent_id": "../../etc/passwd"}, "intent_id"),
         ("intent_withdraw", {"intent_id": "a/b"}, "intent_id"),
+        ("intent_withdraw", {"intent_id": "ok\n"}, "intent_id"),  # Python's $ matches before a newline
+        ("emergency_resync", {"site": "edge1\n"}, "site"),
         ("intent_withdraw", {"intent_id": "a" * 5000}, "intent_id"),
         ("intent_withdraw", {"intent_id": "ok", "sites": ["../edge1"]}, "sites"),
         ("emergency_checkpoint", {"name": ".."}, "name"),

@@ -32,9 +32,9 @@ def check_name(item):
     if not isinstance(name, str) or not name:
         return [result("has no metadata.name", item=item, field="metadata.name")]
     if item.get("kind") in LABEL_NAMED:
-        if len(name) > 63 or not DNS_LABEL.match(name):
+        if len(name) > 63 or not DNS_LABEL.fullmatch(name):
             return [result(f"name {name!r} is not a DNS-1123 label", item=item, field="metadata.name")]
-    elif len(name) > 253 or not DNS_SUBDOMAIN.match(name):
+    elif len(name) > 253 or not DNS_SUBDOMAIN.fullmatch(name):
         return [result(f"name {name!r} is not a DNS-1123 subdomain", item=item, field="metadata.name")]
     return []
 

@@ -137,7 +137,7 @@ def refuse_if_running(session: Any, intent_id: str) -> None:
 
 
 def check_id(intent_id: str) -> str:
-    if not INTENT_ID.match(intent_id):
+    if not INTENT_ID.fullmatch(intent_id):
         raise ApiError.field(
             422,
             "invalid intent id",

@@ -94,6 +94,8 @@ BAD_DOCUMENTS = [
     ("not an object", lambda s: b'["an", "array"]', "intent", "must be a JSON object"),
     ("duplicate keys", lambda s: b'{"name": "a", "name": "b"}', "intent", "duplicate key 'name'"),
     ("NaN", lambda s: b'{"name": NaN}', "intent", "NaN is not valid JSON"),
+    ("a number too large for a float", lambda s: b'{"priority": 1e999}', "intent", "1e999 is out of range"),
+    ("its negative", lambda s: b'{"priority": -1e999}', "intent", "-1e999 is out of range"),
     (
         "too large",
         lambda s: b'{"name": "' + b"x" * 1_100_000 + b'"}',
@@ -123,6 +125,7 @@ BAD_DOCUMENTS = [
         "@type must be TurtleExpression or JsonLdExpression",
     ),
     ("path traversal id", lambda s: _with(s, id="../../etc"), "id", "must be a DNS-1123 label"),
+    ("id with a trailing newline", lambda s: _with(s, id="urllc-edge1\n"), "id", "must be a DNS-1123 label"),
     ("id not DNS safe", lambda s: _with(s, id="Intent_One"), "id", "must be a DNS-1123 label"),
     ("id too long", lambda s: _with(s, id="a" * 51), "id", "1 to 50 characters"),
     ("priority out of range", lambda s: _with(s, priority="0"), "priority", "whole number from 1 to 100"),

@@ -105,6 +105,12 @@ def test_rootsync_reports_the_commit(site, delivered):
     assert conditions["Stalled"] == "False" and conditions["Reconciling"] == "False"
 
 
+def test_the_served_rootsync_validates_against_the_config_sync_crd(site, delivered, rootsync_schema):
+    import jsonschema
+
+    jsonschema.validate(rootsync(site["server"]), rootsync_schema)  # its status, as the CRD says
+
+
 def test_objects_are_served_in_the_wire_format(site, delivered):
     api_client = client(site["server"])
     namespace = f"intent-{delivered['intent'].id}"

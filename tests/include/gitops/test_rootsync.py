@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
@@ -54,6 +55,22 @@ def test_rootsync_of_every_site_has_config_sync_fields(name):
     assert git["period"] == "15s"
     assert git["auth"] == "token" and git["auth"] in AUTH_VALUES
     assert git["secretRef"] == {"name": "git-creds"}
+
+
+@pytest.mark.parametrize("name", _catalogue().names)
+def test_rootsync_of_every_site_validates_against_the_config_sync_crd(name, rootsync_schema):
+    jsonschema.validate(rootsync.rootsync(_catalogue().get(name), GIT_URL), rootsync_schema)
+
+
+def test_the_crd_check_can_fail(rootsync_schema):
+    sync = rootsync.rootsync(_catalogue().get("edge1"), GIT_URL)
+    sync["spec"]["git"]["secretRefs"] = {"name": "git-creds"}  # misspelt: pruned by the API server
+    with pytest.raises(jsonschema.ValidationError, match="secretRefs"):
+        jsonschema.validate(sync, rootsync_schema)
+    sync = rootsync.rootsync(_catalogue().get("edge1"), GIT_URL)
+    del sync["spec"]["git"]["repo"]
+    with pytest.raises(jsonschema.ValidationError, match="repo"):
+        jsonschema.validate(sync, rootsync_schema)
 
 
 def test_the_sync_wait_reads_the_object_the_generator_writes():
