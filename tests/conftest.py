@@ -161,8 +161,10 @@ def _closed(node: Any) -> Any:
     silently, so a misspelt field would be lost without a word."""
     if isinstance(node, dict):
         closed = {key: _closed(value) for key, value in node.items()}
-        if "properties" in node and "additionalProperties" not in node and not node.get(
-            "x-kubernetes-preserve-unknown-fields"
+        if (
+            "properties" in node
+            and "additionalProperties" not in node
+            and not node.get("x-kubernetes-preserve-unknown-fields")
         ):
             closed["additionalProperties"] = False
         return closed

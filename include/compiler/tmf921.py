@@ -242,9 +242,7 @@ def _finite(text: str) -> float:
 def strict_loads(raw: str | bytes) -> Any:
     """``json.loads`` that refuses duplicate keys, ``NaN``/``Infinity`` and numbers too large for a
     float (``1e999``, which Python would read as infinity) (ValueError)."""
-    return json.loads(
-        raw, object_pairs_hook=_no_duplicates, parse_constant=_no_constant, parse_float=_finite
-    )
+    return json.loads(raw, object_pairs_hook=_no_duplicates, parse_constant=_no_constant, parse_float=_finite)
 
 
 def _decode_json(raw: str | bytes) -> Any:

@@ -217,6 +217,12 @@ def close(
             "error": revert.get("error"),
             "restoredAt": ((restored or {}).get(site) or {}).get("at"),
         }
+        # a delivery whose XCom a retry of its task erased (the push landed, then the task failed):
+        # the rollback found it in Git and reverted it, so the record names it too
+        for wave in record["waves"]:
+            out = wave["sites"].get(site)
+            if out is not None and not out.get("commit") and revert.get("reverted"):
+                out.update(commit=revert["reverted"], created=True, recoveredFromGit=True)
     if evidence:
         record["evidence"] = {k: evidence.get(k) for k in ("path", "sha256", "result")}
     if succeeded:

@@ -9,9 +9,9 @@ Alert-class failures are recorded and reported but never roll back.
 
 The window may start before the call (``start``: when the change went live at the sites, which the
 waits before verification saw first): instants already past are evaluated at once, at their own
-time (Prometheus keeps their samples), and the rest as they come. An instant before the call that
-has no samples is not judged (the workload may not have reported yet); from the call on, missing
-data is judged as the profile says.
+time (Prometheus keeps their samples), and the rest as they come. An instant before the call for
+which Prometheus has no samples is not judged (the workload may not have reported yet); from the
+call on, missing data is judged as the profile says, and an unreachable Prometheus always.
 """
 
 from __future__ import annotations
@@ -125,8 +125,10 @@ def verify(
                 value = _value(query(slo.query, at))
             except PrometheusUnavailable as exc:
                 value, error = None, str(exc)
-            if value is None and (profile.missingData == "ignore" or at < called):
-                met = None  # an instant before the call with no samples: the workload had not reported yet
+            if value is None and (profile.missingData == "ignore" or (at < called and error is None)):
+                # an instant before the call that Prometheus answered with no samples: the workload
+                # had not reported yet (an unreachable Prometheus is judged all the same)
+                met = None
             else:
                 met = value is not None and slo.met_by(value)
             evaluation = Evaluation(

@@ -71,14 +71,21 @@ def invalid(exc: IntentValidationError) -> ApiError:
     return ApiError(422, "invalid intent", [e.as_dict() for e in exc.errors], extra={"stage": exc.stage})
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    """Answer ApiError, HTTP errors and request validation errors as TMF921 Error objects."""
+def install_error_handlers(app: FastAPI, *, statuses: dict[int, int] | None = None) -> None:
+    """Answer ApiError, HTTP errors and request validation errors as TMF921 Error objects.
+
+    :param statuses: statuses answered as others (the TMF921 v5 API documents ``400`` for any bad
+        input, where the intent API says ``422`` for a well-formed request it refuses and ``415``
+        for a body it cannot read).
+    """
+    statuses = statuses or {}
 
     async def api_error(_request: Request, exc: Exception) -> JSONResponse:
         if not isinstance(exc, ApiError):  # pragma: no cover (registered for ApiError only)
             raise exc
+        status = statuses.get(exc.status, exc.status)
         return JSONResponse(
-            error_body(exc.status, exc.reason, exc.errors, **exc.extra), exc.status, headers=exc.headers
+            error_body(status, exc.reason, exc.errors, **exc.extra), status, headers=exc.headers
         )
 
     async def http_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -91,7 +98,8 @@ def install_error_handlers(app: FastAPI) -> None:
         if not isinstance(exc, RequestValidationError):  # pragma: no cover
             raise exc
         errors = [pydantic_error(error, skip=1) for error in exc.errors()]
-        return JSONResponse(error_body(422, "invalid request", errors), 422)
+        status = statuses.get(422, 422)
+        return JSONResponse(error_body(status, "invalid request", errors), status)
 
     app.add_exception_handler(ApiError, api_error)
     app.add_exception_handler(StarletteHTTPException, http_error)

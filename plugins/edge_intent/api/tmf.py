@@ -34,7 +34,7 @@ tmf_app = FastAPI(
     description="TMF921 v5 intents, reports and withdrawal over the intent pipeline.",
     dependencies=[Depends(may_trigger_pipeline), Depends(rate_limited)],
 )
-install_error_handlers(tmf_app)
+install_error_handlers(tmf_app, statuses={422: 400, 415: 400})  # TMF921 v5 documents 400 for bad input
 
 
 def _resource(intent_id: str, found: list[records.RunRecord], base: str) -> dict[str, Any]:

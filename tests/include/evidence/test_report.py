@@ -8,7 +8,7 @@ from __future__ import annotations
 import jsonschema
 import pytest
 
-from include.compiler import api, ts28312
+from include.compiler import api
 from include.evidence.report import fulfilment_report, intent_report
 
 TEXT = "URLLC slice with 8 ms latency and 99.999% reliability for 300 devices at edge1 and edge2"

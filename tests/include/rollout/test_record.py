@@ -135,3 +135,14 @@ def test_a_wave_that_should_have_started_and_did_not_stops_the_rollout():
     # later waves of a stopped rollout are skipped, not failed
     found = record.fold_wave(found, 2, {}, approval=None, started=False, expected=False)
     assert found["waves"][1]["state"] == "Skipped" and found["stopped"]["wave"] == 1
+
+
+def test_a_delivery_a_retry_erased_is_named_from_the_rollbacks_revert():
+    found = record.start(plan(), intent_id="i", run_id="r")
+    # edge1's push landed, then its task failed and its retry erased the delivery's XCom
+    lost = {**passed("edge1", "a"), "delivery": None, "slo": None}
+    found = record.fold_wave(found, 1, {"edge1": lost}, approval=None, started=True)
+    assert not found["waves"][0]["sites"]["edge1"].get("commit")
+    closed = record.close(found, succeeded=False, reverts={"edge1": {"sha": "r1", "reverted": "a"}})
+    edge1 = closed["waves"][0]["sites"]["edge1"]
+    assert edge1["commit"] == "a" and edge1["recoveredFromGit"] and closed["state"] == "RolledBack"

@@ -165,3 +165,10 @@ def test_no_samples_at_an_instant_before_the_call_is_not_judged():
     first = [e for e in verdict.evaluations if e.slo == "latency_p95"][:3]
     assert [(e.time, e.met) for e in first] == [(997.0, None), (999.0, None), (1001.0, False)]
     assert verdict.slos["edge1"]["latency_p95"]["failures"] == 1  # only the one from the call on
+
+
+def test_an_unreachable_prometheus_is_judged_even_at_past_instants():
+    down = PrometheusUnavailable("connection refused")
+    verdict = run({"latency_p95": [down, down, down]}, start=1000.0 - 3)
+    assert verdict.result == "breach" and verdict.trigger == "missing_data"
+    assert verdict.ended == 999.0  # the two past instants, failed at once: no waiting
