@@ -360,7 +360,7 @@ def _hostile_cases(tmf: dict) -> list[tuple[str, str, bytes, str | None, int, st
         ("GET", f"{TMF}/intent?offset=-1", b"", None, 400, "offset"),
         ("DELETE", f"{TMF}/intent/no-such-intent", b"", None, 404, "id"),
         ("DELETE", f"{TMF}/intent/'%3B%20DROP%20TABLE%20dag_run%3B--", b"", None, 400, "id"),
-        ("GET", f"{TMF}/intent/urllc-edge1%0A", b"", None, 400, "id"),  # matched whole: no trailing newline
+        ("GET", f"{TMF}/intent/urllc-edge1%0A", b"", None, 404, "Not Found"),  # no route: a TMF Error
     ]
 
 
