@@ -16,11 +16,11 @@ the operator state machine:
 | `wave_<n>.sites.verify_slos` | Verifying: the site's SLOs over the window, then the soak | 11 min |
 | `wave_<n>.gate` | the rollout record: more than `maxFailures` failed sites stop the rollout | |
 | `wave_<n>.restore_failed` | a failed site within `maxFailures`, reverted alone by the gate, synced | |
-| `decide` | Succeeded if the rollout went through, else RollingBack | |
-| `report` | Succeeded: TMF921 IntentReport and TS 28.312 IntentFulfilmentReport | |
+| `decide` | the report if the rollout went through, else RollingBack | |
+| `report` | Succeeded, Degraded or Unverified by the intent's targets; the reports | |
 | `rollback.*` | RollingBack: revert this run's commits, newest wave first; restore sync; evidence.json | |
 | `rollout` | rollout.json: every wave, site, commit, time, verdict, approval and revert | |
-| `watcher` | Failed unless Succeeded: a run that rolled back ends Failed | |
+| `watcher` | Failed unless the intent went through (a rollback ends Failed); its outcome in words | |
 
 Trigger it with `{"intent": "URLLC slice with 5 ms latency at edge2"}`, or a TMF921 Intent
 object; `sites` overrides the sites of a text intent, `dry_run` stops after rendering,
@@ -152,7 +152,7 @@ def intent_pipeline():
         context = get_current_context()
         return pipeline.decide(context["ti"], context["run_id"], context["params"]["dry_run"])
 
-    @task(task_id=REPORT, task_display_name="Succeeded: report", multiple_outputs=False)
+    @task(task_id=REPORT, task_display_name="Report: fulfilment", multiple_outputs=False)
     def report() -> dict:
         from edge_intent import pipeline
 

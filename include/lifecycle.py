@@ -24,7 +24,12 @@ class Dag(StrEnum):
 
 
 class Phase(StrEnum):
-    """The phases of the operator state machine (and of a withdrawal), by the names users read."""
+    """The phases of the operator state machine (and of a withdrawal), by the names users read.
+
+    A run that went through ends ``Succeeded`` only when its report says every target of the intent
+    was met; ``Degraded`` when a target was measured and missed (its policy kept the intent);
+    ``Unverified`` when none was missed but some could not be shown.
+    """
 
     PENDING = "Pending"
     COMPILING = "Compiling"
@@ -33,6 +38,8 @@ class Phase(StrEnum):
     RECONCILING = "Reconciling"
     VERIFYING = "Verifying"
     SUCCEEDED = "Succeeded"
+    DEGRADED = "Degraded"
+    UNVERIFIED = "Unverified"
     ROLLING_BACK = "RollingBack"
     FAILED = "Failed"
     WITHDRAWING = "Withdrawing"

@@ -21,7 +21,7 @@ import yaml
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from edge_intent import metrics
+from edge_intent import metrics, pipeline
 from edge_intent.api import records
 from include import lifecycle
 from include.compiler.config import PROJECT_ROOT
@@ -138,6 +138,18 @@ EVIDENCE = (lifecycle.ROLLBACK_EVIDENCE, Key.RETURN)
 
 def test_run_results():
     assert metrics.result_of("success", {}, {WATCHER: "Succeeded"}) == "succeeded"
+    assert (
+        metrics.result_of("success", {}, {WATCHER: pipeline.outcome_of({"state": "Fulfilled"})})
+        == "succeeded"
+    )
+    missed = {"state": "Degraded", "missed": ["reliability at edge1: measured 99.87 %"], "notVerifiable": []}
+    assert metrics.result_of("success", {}, {WATCHER: pipeline.outcome_of(missed)}) == "degraded"
+    unshown = {
+        "state": "Unverified",
+        "missed": [],
+        "notVerifiable": ["maxNumberofUEs at edge1: not verifiable"],
+    }
+    assert metrics.result_of("success", {}, {WATCHER: pipeline.outcome_of(unshown)}) == "unverified"
     dry = {WATCHER: "Dry run: compiled and rendered, nothing delivered"}
     assert metrics.result_of("success", {"dry_run": True}, dry) == "dry_run"
     rolled = {REVERTS: {"edge1": {"sha": "b" * 40}}, EVIDENCE: {"result": "success"}}
@@ -358,7 +370,8 @@ def test_exported_values_are_what_the_db_holds(monitored):
     succeeded = [
         r
         for r in listed
-        if r["state"] == "success" and api.xcom(DAG, r["dag_run_id"], lifecycle.WATCHER) == "Succeeded"
+        if r["state"] == "success"
+        and api.xcom(DAG, r["dag_run_id"], lifecycle.WATCHER).startswith("Succeeded")
     ]
     dry = [r for r in listed if r["state"] == "success" and (r["conf"] or {}).get("dry_run")]
     assert got[("intent_processed_total", (("result", "succeeded"),))] == len(succeeded) == 1

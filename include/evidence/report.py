@@ -1,11 +1,17 @@
-"""Reports for an intent that reached Succeeded: a TS 28.312 IntentFulfilmentReport (spec
-spellings: ``expectaitonId``, ``notFullfilledState``) and a TMF921 IntentReport carrying it.
+"""Reports for an intent that went through: a TS 28.312 IntentFulfilmentReport (spec spellings:
+``expectaitonId``, ``notFullfilledState``) and a TMF921 IntentReport carrying it, and the outcome
+they say (:func:`fulfilment`).
 
-``targetAchievedValue`` comes from the values measured during verification: ``DlLatency`` from the
-worst latency P95, ``reliability`` from 100 % minus the worst error rate, ``availability`` from the
-lowest share of ready pods. A target the site's metrics cannot observe (throughput per UE, number of
-UEs, uplink latency, jitter) gets no achieved value and is reported ``NOT_FULFILLED`` with
-``notFullfilledState`` ``ACKNOWLEDGED`` and the reason, instead of an invented number.
+Each target is judged by its own criterion of the verification (``targets`` in ``config/slo.yaml``,
+the entry of the verdict whose ``target`` names it), with the same noise tolerance as the SLOs:
+
+* met → ``FULFILLED``, ``targetAchievedValue`` the worst value measured (``reliability``: 100 %
+  minus the worst error rate);
+* missed (a ``degrade`` target; a ``rollback`` one never gets here) → ``NOT_FULFILLED`` /
+  ``DEGRADED``, with the measured value and how many evaluations missed it;
+* not observable by the sites' metrics, no samples, or too few requests to show it (99.999 % over
+  a few thousand requests) → ``NOT_FULFILLED`` / ``ACKNOWLEDGED``, "not verifiable" and why: never
+  counted as met, never given an invented number.
 """
 
 from __future__ import annotations
@@ -16,74 +22,122 @@ from typing import Any
 from include.compiler import ts28312
 from include.compiler.convert import target_value
 from include.compiler.tmf921 import BASE_PATH, IntentReport
+from include.slo.definitions import SLOConfig, load_config
 
-OBSERVED = {"DlLatency": "latency_p95", "reliability": "error_rate", "availability": "pod_ready"}
+FULFILLED, DEGRADED, UNVERIFIED = "Fulfilled", "Degraded", "Unverified"
+_SYMBOL = {
+    "IS_LESS_THAN": "<",
+    "IS_GREATER_THAN": ">",
+    "IS_EQUAL_TO_OR_LESS_THAN": "<=",
+    "IS_EQUAL_TO_OR_GREATER_THAN": ">=",
+}
 
 
-def _achieved(name: str, slos: dict[str, Any]) -> float | None:
-    entry = slos.get(OBSERVED.get(name, ""), {})
+def _criterion(name: str, slos: dict[str, Any]) -> dict[str, Any] | None:
+    return next((entry for entry in slos.values() if entry.get("target") == name), None)
+
+
+def _achieved(name: str, entry: dict[str, Any]) -> float | None:
     worst = entry.get("worst")
     if worst is None:
         return None
     return round(100 - worst, 6) if name == "reliability" else round(worst, 6)
 
 
-def _met(target: ts28312.ExpectationTarget, achieved: float) -> bool:
-    goal = target_value(target)
-    return {
-        "IS_LESS_THAN": achieved < goal,
-        "IS_GREATER_THAN": achieved > goal,
-        "IS_EQUAL_TO_OR_LESS_THAN": achieved <= goal,
-        "IS_EQUAL_TO_OR_GREATER_THAN": achieved >= goal,
-    }.get(target.targetCondition, False)
+def _unmet(state: str, reason: str) -> ts28312.FulfilmentInfo:
+    return ts28312.FulfilmentInfo(
+        fulfilmentStatus="NOT_FULFILLED", notFullfilledState=state, notFulfilledReasons=[reason]
+    )
 
 
-def fulfilment_report(intent: ts28312.Intent, verdict: dict[str, Any]) -> ts28312.IntentFulfilmentReport:
+def _judge(
+    target: ts28312.ExpectationTarget, slos: dict[str, Any], config: SLOConfig
+) -> tuple[ts28312.FulfilmentInfo, float | None]:
+    """One target's fulfilment at one site, and the value achieved when one was measured."""
+    name = target.targetName
+    policy = config.targets.get(name)
+    if policy is None or policy.notObservable:
+        reason = policy.notObservable if policy else "no criterion is configured for it"
+        return _unmet("ACKNOWLEDGED", f"not verifiable: {reason}"), None
+    entry = _criterion(name, slos)
+    if entry is None or entry["status"] == "no data":
+        return _unmet("ACKNOWLEDGED", "not verifiable: no samples in the window"), None
+    achieved = _achieved(name, entry)
+    unit = entry["unit"] if name != "reliability" else "%"
+    goal = f"target {_SYMBOL.get(target.targetCondition, '')} {target_value(target):g} {unit}"
+    if entry["status"] == "unverifiable":
+        volume = entry["volume"]
+        needed = f"at least {volume['needed']:,.0f}" if volume["needed"] else "more than any number of"
+        return _unmet(
+            "ACKNOWLEDGED",
+            f"not verifiable: {goal} needs {needed} requests in the window to show; "
+            f"{volume['served'] or 0:,.0f} were served",
+        ), achieved
+    if entry["status"] in ("missed", "breached"):
+        return _unmet(
+            "DEGRADED",
+            f"measured {achieved:g} {unit}, {goal}; {entry['failures']} of {entry['evaluations']} "
+            "evaluations missed it",
+        ), achieved
+    return ts28312.FulfilmentInfo(fulfilmentStatus="FULFILLED"), achieved
+
+
+def _overall(infos: list[ts28312.FulfilmentInfo]) -> ts28312.FulfilmentInfo:
+    if all(i.fulfilmentStatus == "FULFILLED" for i in infos):
+        return ts28312.FulfilmentInfo(fulfilmentStatus="FULFILLED")
+    degraded = any(i.notFullfilledState == "DEGRADED" for i in infos)
+    return ts28312.FulfilmentInfo(
+        fulfilmentStatus="NOT_FULFILLED", notFullfilledState="DEGRADED" if degraded else "ACKNOWLEDGED"
+    )
+
+
+def fulfilment_report(
+    intent: ts28312.Intent, verdict: dict[str, Any], config: SLOConfig | None = None
+) -> ts28312.IntentFulfilmentReport:
+    """The IntentFulfilmentReport of ``intent`` from the (combined) verdict of its sites."""
+    config = config or load_config()
     results = []
     for expectation in intent.intentExpectations:
         site = expectation.context("edgeIdentificationId")
         slos = (verdict.get("slos") or {}).get(site, {})
         targets = []
         for target in expectation.expectationTargets:
-            achieved = _achieved(target.targetName, slos)
-            if achieved is None:
-                info = ts28312.FulfilmentInfo(
-                    fulfilmentStatus="NOT_FULFILLED",
-                    notFullfilledState="ACKNOWLEDGED",
-                    notFulfilledReasons=["not observable from the site's metrics"],
-                )
-            elif _met(target, achieved):
-                info = ts28312.FulfilmentInfo(fulfilmentStatus="FULFILLED")
-            else:
-                info = ts28312.FulfilmentInfo(
-                    fulfilmentStatus="NOT_FULFILLED",
-                    notFullfilledState="DEGRADED",
-                    notFulfilledReasons=[f"measured {achieved:g}"],
-                )
+            info, achieved = _judge(target, slos, config)
             targets.append(
                 ts28312.TargetFulfilmentResult(
                     targetName=target.targetName, targetFulfilmentInfo=info, targetAchievedValue=achieved
                 )
             )
-        fulfilled = all(t.targetFulfilmentInfo.fulfilmentStatus == "FULFILLED" for t in targets)
         results.append(
             ts28312.ExpectationFulfilmentResult(
                 expectaitonId=expectation.expectationId,
-                expectationFulfilmentInfo=ts28312.FulfilmentInfo(
-                    fulfilmentStatus="FULFILLED" if fulfilled else "NOT_FULFILLED",
-                    notFullfilledState=None if fulfilled else "ACKNOWLEDGED",
-                ),
+                expectationFulfilmentInfo=_overall([t.targetFulfilmentInfo for t in targets]),
                 targetFulfilmentResult=targets,
             )
         )
-    fulfilled = all(r.expectationFulfilmentInfo.fulfilmentStatus == "FULFILLED" for r in results)
     return ts28312.IntentFulfilmentReport(
-        intentFulfilmentInfo=ts28312.FulfilmentInfo(
-            fulfilmentStatus="FULFILLED" if fulfilled else "NOT_FULFILLED",
-            notFullfilledState=None if fulfilled else "ACKNOWLEDGED",
-        ),
+        intentFulfilmentInfo=_overall([r.expectationFulfilmentInfo for r in results]),
         expectationFulfilmentResult=results,
     )
+
+
+def fulfilment(intent: ts28312.Intent, report: ts28312.IntentFulfilmentReport) -> dict[str, Any]:
+    """What the report says of the intent, in a word and the lines behind it: ``Fulfilled`` (every
+    target met), ``Degraded`` (a target measured and missed) or ``Unverified`` (none missed, one
+    or more not verifiable)."""
+    sites = {e.expectationId: e.context("edgeIdentificationId") for e in intent.intentExpectations}
+    missed, unverifiable = [], []
+    for result in report.expectationFulfilmentResult:
+        for target in result.targetFulfilmentResult:
+            info = target.targetFulfilmentInfo
+            if info.fulfilmentStatus == "FULFILLED":
+                continue
+            line = f"{target.targetName} at {sites.get(result.expectaitonId)}: " + "; ".join(
+                info.notFulfilledReasons or []
+            )
+            (missed if info.notFullfilledState == "DEGRADED" else unverifiable).append(line)
+    state = DEGRADED if missed else UNVERIFIED if unverifiable else FULFILLED
+    return {"state": state, "missed": missed, "notVerifiable": unverifiable}
 
 
 def intent_report(

@@ -236,7 +236,8 @@ def close(
 
 def combined_verdict(verdicts: list[dict[str, Any]]) -> dict[str, Any]:
     """One verdict of several sites' verdicts (each wave's sites are verified on their own): the SLOs
-    of every site, every breach and alert, the earliest start and latest end."""
+    of every site, every breach, alert, missed and unverifiable criterion, the earliest start and
+    latest end."""
     if not verdicts:
         return {
             "result": "pass",
@@ -244,6 +245,8 @@ def combined_verdict(verdicts: list[dict[str, Any]]) -> dict[str, Any]:
             "slos": {},
             "breaches": [],
             "alerts": [],
+            "degraded": [],
+            "unverified": [],
             "evaluations": [],
         }
     breached = [v for v in verdicts if v.get("result") != "pass"]
@@ -255,6 +258,8 @@ def combined_verdict(verdicts: list[dict[str, Any]]) -> dict[str, Any]:
         "slos": {site: slos for v in verdicts for site, slos in (v.get("slos") or {}).items()},
         "breaches": [b for v in verdicts for b in v.get("breaches") or []],
         "alerts": [a for v in verdicts for a in v.get("alerts") or []],
+        "degraded": [d for v in verdicts for d in v.get("degraded") or []],
+        "unverified": [u for v in verdicts for u in v.get("unverified") or []],
         "evaluations": [e for v in verdicts for e in v.get("evaluations") or []],
         "sites": sorted({s for v in verdicts for s in v.get("sites") or []}),
     }

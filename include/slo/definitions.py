@@ -13,17 +13,25 @@ PromQL, with ``{sel}`` = ``namespace="<intent namespace>",site="<site>"`` and ``
   sum(kube_pod_container_resource_limits{sel,resource="memory"})``
 * ``pod_ready`` (%): ``100 * sum(kube_pod_status_ready{sel,condition="true"}) /
   count(kube_pod_status_ready{sel,condition="true"})``
+
+The intent's own targets are criteria next to them (``targets`` in ``config/slo.yaml``): a target
+the sites' metrics observe is judged on its metric's query, with the policy ``onMiss`` on a miss
+(``rollback``: it breaks like a rollback-class SLO; ``degrade``: the intent stays, reported
+Degraded). A ``rollback`` target stricter than its seed SLO tightens that SLO (one criterion, named
+by the SLO); any other is its own criterion, named by the target. A target that needs a volume of
+requests to be shown (``reliability``) carries the query of the requests served in the window.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from include.compiler.config import PROJECT_ROOT, ConfigError
 
@@ -64,6 +72,11 @@ class Profile(_Strict):
     consecutiveLimit: int = Field(ge=1)
 
 
+# the requests served at the site in the window, to show a reliability target at all
+VOLUME = "sum(increase(http_requests_total{{{sel}}}[{window}s]))"
+Action = Literal["rollback", "alert", "scale", "degrade"]
+
+
 class SLODefinition(_Strict):
     description: str
     unit: str
@@ -72,9 +85,43 @@ class SLODefinition(_Strict):
     action: Literal["rollback", "alert", "scale"]
 
 
+class TargetPolicy(_Strict):
+    """How one kind of intent target is verified: on the seed SLO ``slo``'s metric with the policy
+    ``onMiss``, or not at all (``notObservable``: why the sites' metrics cannot show it)."""
+
+    slo: str | None = None
+    onMiss: Literal["rollback", "degrade"] | None = None
+    notObservable: str | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> TargetPolicy:
+        if (self.notObservable is None) == (self.slo is None or self.onMiss is None):
+            raise ValueError("give either slo and onMiss, or notObservable")
+        if self.notObservable is None and self.slo not in QUERIES:
+            raise ValueError(f"slo {self.slo!r} is not one of {', '.join(QUERIES)}")
+        return self
+
+
 class SLOConfig(_Strict):
     profiles: dict[str, Profile]
     slos: dict[str, SLODefinition]
+    targets: dict[str, TargetPolicy]
+
+    @model_validator(mode="after")
+    def _every_target_kind(self) -> SLOConfig:
+        from include.compiler.targets import KINDS
+
+        missing = sorted(set(KINDS) - set(self.targets))
+        unknown = sorted(set(self.targets) - set(KINDS))
+        if missing or unknown:
+            raise ValueError(
+                "targets must list every target kind: "
+                f"missing {missing or 'none'}, unknown {unknown or 'none'}"
+            )
+        for name, policy in self.targets.items():
+            if policy.slo is not None and policy.slo not in self.slos:
+                raise ValueError(f"targets.{name}.slo: {policy.slo!r} is not an SLO of 'slos'")
+        return self
 
 
 class SLO(_Strict):
@@ -84,6 +131,9 @@ class SLO(_Strict):
     :param query: the PromQL.
     :param threshold: the threshold in ``unit`` (tightened by the intent where it asks for more).
     :param basis: where the threshold comes from, in words.
+    :param target: the intent target this SLO is the criterion of, if any.
+    :param volume: the PromQL of the requests served in the window, and ``min_volume`` how many it
+        takes to show the target at all (an unmet volume leaves the target not verifiable).
     """
 
     name: str
@@ -91,13 +141,18 @@ class SLO(_Strict):
     description: str
     query: str
     unit: str
-    condition: Literal["below", "at_least"]
+    condition: Literal["below", "at_most", "at_least"]
     threshold: float
     basis: str
-    action: Literal["rollback", "alert", "scale"]
+    action: Action
+    target: str | None = None
+    volume: str | None = None
+    min_volume: float | None = None
 
     def met_by(self, value: float) -> bool:
-        return value < self.threshold if self.condition == "below" else value >= self.threshold
+        if self.condition == "below":
+            return value < self.threshold
+        return value <= self.threshold if self.condition == "at_most" else value >= self.threshold
 
     @property
     def rolls_back(self) -> bool:
@@ -115,43 +170,97 @@ def load_config(path: str | os.PathLike | None = None) -> SLOConfig:
         raise ConfigError(f"invalid SLO configuration {source}: {details}") from exc
 
 
+def _on_metric(name: str, value: float) -> float:
+    """A target's value as a threshold on its SLO's metric (reliability R % is an error rate of
+    100 - R %)."""
+    return round(100 - value, 9) if name == "reliability" else value
+
+
+def _stricter(condition: str, a: float, b: float) -> bool:
+    return a > b if condition == "at_least" else a < b
+
+
+def min_volume(name: str, value: float) -> float | None:
+    """Requests it takes to show a target at all: a reliability of R % over n requests with no
+    failure is shown (95 % confidence, the rule of three) only when n >= 3 / (1 - R/100)."""
+    if name != "reliability":
+        return None
+    return math.inf if value >= 100 else math.ceil(3 / (1 - value / 100) - 1e-9)
+
+
 def slos_for(
     *, namespace: str, site: str, targets: dict[str, float], config: SLOConfig, profile: Profile
 ) -> list[SLO]:
-    """The SLOs of one intent at one site.
+    """The SLOs of one intent at one site: the seed's, then the intent's own criteria (see the
+    module docstring).
 
     :param targets: the intent's 28.312 targets by name, in spec units (``DlLatency`` in ms).
     """
     if not (_LABEL_VALUE.fullmatch(namespace) and _LABEL_VALUE.fullmatch(site)):
         raise ValueError("namespace and site must be DNS-1123 labels")
     selector = f'namespace="{namespace}",site="{site}"'
-    found = []
-    for name, definition in config.slos.items():
-        threshold, basis = (
-            definition.threshold,
-            f"seed SLO: {definition.condition.replace('_', ' ')} {definition.threshold:g} {definition.unit}",
+    found = {
+        name: SLO(
+            name=name,
+            site=site,
+            description=definition.description,
+            query=QUERIES[name].format(sel=selector, w=profile.rateWindow),
+            unit=definition.unit,
+            condition=definition.condition,
+            threshold=definition.threshold,
+            basis=f"seed SLO: {_words(definition.condition)} {definition.threshold:g} {definition.unit}",
+            action=definition.action,
         )
-        if (
-            name == "latency_p95"
-            and targets.get("DlLatency") is not None
-            and targets["DlLatency"] < threshold
-        ):
-            threshold = targets["DlLatency"]
-            basis = (
-                f"the intent's DlLatency target ({threshold:g} ms), tighter than the seed's "
-                f"{definition.threshold:g} ms"
+        for name, definition in config.slos.items()
+    }
+    criteria = []
+    for name, value in targets.items():
+        policy = config.targets.get(name)
+        if value is None or policy is None or policy.slo is None:
+            continue
+        seed = found[policy.slo]
+        threshold = _on_metric(name, value)
+        basis = f"the intent's {name} target ({value:g} {_unit(name)})"
+        needed = min_volume(name, value)
+        if policy.onMiss == "rollback" and seed.rolls_back and needed is None:
+            tighter = _stricter(seed.condition, threshold, seed.threshold)
+            found[policy.slo] = seed.model_copy(
+                update={
+                    "target": name,
+                    "threshold": threshold if tighter else seed.threshold,
+                    "basis": f"{basis}, tighter than the seed's {seed.threshold:g} {seed.unit}"
+                    if tighter
+                    else f"{seed.basis}, which meets {basis}",
+                }
             )
-        found.append(
-            SLO(
-                name=name,
-                site=site,
-                description=definition.description,
-                query=QUERIES[name].format(sel=selector, w=profile.rateWindow),
-                unit=definition.unit,
-                condition=definition.condition,
-                threshold=threshold,
-                basis=basis,
-                action=definition.action,
+            continue
+        criteria.append(
+            seed.model_copy(
+                update={
+                    "name": name,
+                    "description": f"the intent's {name}",
+                    "threshold": threshold,
+                    # reliability R % is met by an error rate of at most 100 - R %
+                    "condition": "at_most" if name == "reliability" else seed.condition,
+                    "basis": basis,
+                    "action": policy.onMiss,
+                    "target": name,
+                    "volume": VOLUME.format(sel=selector, window=int(math.ceil(profile.window)))
+                    if needed is not None
+                    else None,
+                    "min_volume": needed,
+                }
             )
         )
-    return found
+    return [*found.values(), *criteria]
+
+
+def _words(condition: str) -> str:
+    return condition.replace("_", " ")
+
+
+def _unit(name: str) -> str:
+    from include.compiler.targets import CANONICAL_UNIT, KINDS
+
+    kind = KINDS.get(name)
+    return CANONICAL_UNIT[kind.dimension] if kind else ""

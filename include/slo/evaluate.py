@@ -5,7 +5,11 @@ when its value misses the threshold, or when there is no value and the profile's
 is ``fail`` (the default: unreachable Prometheus or no samples never pass). A rollback-class SLO
 breaks when it fails ``failureLimit`` evaluations in the window or ``consecutiveLimit`` in a row
 (a scale-class SLO needs twice as many in a row: it must persist); the window then ends at once.
-Alert-class failures are recorded and reported but never roll back.
+Alert-class failures are recorded and reported but never roll back. A ``degrade`` criterion (an
+intent target whose policy keeps the intent) that fails as often as would break a rollback-class
+SLO is ``missed``: listed in ``degraded``, the window goes on. A criterion that needs a volume of
+requests (``SLO.min_volume``) and saw fewer in the window is ``unverifiable``: neither met nor
+missed, listed in ``unverified`` with the counts.
 
 The window may start before the call (``start``: when the change went live at the sites, which the
 waits before verification saw first): instants already past are evaluated at once, at their own
@@ -54,9 +58,18 @@ class _Track:
     longest: int = 0
     first_failure: float | None = None
     breached_at: float | None = None
+    missed: bool = False
+    served: float | None = None  # requests served in the window, for a criterion that needs a volume
 
     def limit(self, profile: Profile) -> int:
         return profile.consecutiveLimit * (2 if self.slo.action == "scale" else 1)
+
+    def beyond_limits(self, profile: Profile) -> bool:
+        return self.failures >= profile.failureLimit or self.consecutive >= self.limit(profile)
+
+    @property
+    def unverifiable(self) -> bool:
+        return not self.missed and self.served is not None and self.served < (self.slo.min_volume or 0)
 
 
 @dataclass
@@ -75,6 +88,8 @@ class Verdict:
     slos: dict[str, dict[str, dict[str, Any]]]
     breaches: list[dict[str, Any]] = field(default_factory=list)
     alerts: list[dict[str, Any]] = field(default_factory=list)
+    degraded: list[dict[str, Any]] = field(default_factory=list)
+    unverified: list[dict[str, Any]] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -86,6 +101,8 @@ class Verdict:
             "slos": self.slos,
             "breaches": self.breaches,
             "alerts": self.alerts,
+            "degraded": self.degraded,
+            "unverified": self.unverified,
         }
 
 
@@ -125,9 +142,12 @@ def verify(
                 value = _value(query(slo.query, at))
             except PrometheusUnavailable as exc:
                 value, error = None, str(exc)
-            if value is None and (profile.missingData == "ignore" or (at < called and error is None)):
+            if value is None and (
+                profile.missingData == "ignore" or (at < called and error is None) or slo.action == "degrade"
+            ):
                 # an instant before the call that Prometheus answered with no samples: the workload
-                # had not reported yet (an unreachable Prometheus is judged all the same)
+                # had not reported yet (an unreachable Prometheus is judged all the same); a target
+                # that only degrades is shown or not, never missed, by data that is not there
                 met = None
             else:
                 met = value is not None and slo.met_by(value)
@@ -155,12 +175,11 @@ def verify(
             track.consecutive += 1
             track.longest = max(track.longest, track.consecutive)
             track.first_failure = track.first_failure if track.first_failure is not None else at
-            if (
-                slo.rolls_back
-                and track.breached_at is None
-                and (track.failures >= profile.failureLimit or track.consecutive >= track.limit(profile))
-            ):
-                track.breached_at = clock()  # when it was known (``at`` may be a past instant)
+            if track.beyond_limits(profile):
+                if slo.rolls_back and track.breached_at is None:
+                    track.breached_at = clock()  # when it was known (``at`` may be a past instant)
+                elif slo.action == "degrade":
+                    track.missed = True
         breached = [t for t in tracks.values() if t.breached_at is not None]
         if breached:
             return _verdict(
@@ -172,9 +191,21 @@ def verify(
                 for track in unobserved:
                     track.breached_at = clock()
                 return _verdict("breach", "missing_data", started, at, evaluations, tracks, profile)
+            _count_volume(tracks.values(), query, at)
             return _verdict("pass", None, started, at, evaluations, tracks, profile)
         tick = min(tick + profile.interval, end)  # the last evaluation is at the window's end
         sleep(max(0.0, tick - clock()))
+
+
+def _count_volume(tracks: Any, query: Callable[[str, float], float | None], at: float) -> None:
+    """The requests each criterion that needs a volume saw in the window (0 when unknown)."""
+    for track in tracks:
+        if track.slo.volume is None or track.missed:
+            continue
+        try:
+            track.served = _value(query(track.slo.volume, at)) or 0.0
+        except PrometheusUnavailable:
+            track.served = 0.0
 
 
 def _trigger(breached: list[_Track], evaluations: list[Evaluation]) -> str:
@@ -193,18 +224,22 @@ def _verdict(
     profile: Profile,
 ) -> Verdict:
     slos: dict[str, dict[str, dict[str, Any]]] = {}
-    breaches, alerts = [], []
+    breaches, alerts, degraded, unverified = [], [], [], []
     for (site, name), track in tracks.items():
         slo = track.slo
         values = [e.value for e in evaluations if (e.site, e.slo) == (site, name) and e.value is not None]
         status = (
             "breached"
             if track.breached_at is not None
+            else "missed"
+            if track.missed
+            else "no data"
+            if not track.evaluations
+            else "unverifiable"
+            if track.unverifiable
             else "failing"
             if track.failures
             else "met"
-            if track.evaluations
-            else "no data"
         )
         entry = {
             "description": slo.description,
@@ -219,9 +254,17 @@ def _verdict(
             "failures": track.failures,
             "longestFailureRun": track.longest,
             "last": values[-1] if values else None,
-            "worst": (max(values) if slo.condition == "below" else min(values)) if values else None,
+            "worst": (min(values) if slo.condition == "at_least" else max(values)) if values else None,
+            "target": slo.target,
         }
+        if slo.min_volume is not None:
+            entry["volume"] = {"served": track.served, "needed": _finite(slo.min_volume)}
         slos.setdefault(site, {})[name] = entry
+        brief = {k: entry[k] for k in ("target", "threshold", "unit", "condition", "worst", "failures")}
+        if status == "missed":
+            degraded.append({"site": site, "slo": name, **brief, "evaluations": track.evaluations})
+        elif status == "unverifiable":
+            unverified.append({"site": site, "slo": name, **brief, "volume": entry["volume"]})
         samples = [e.as_json() for e in evaluations if (e.site, e.slo) == (site, name)]
         if track.breached_at is not None:
             breaches.append(
@@ -254,4 +297,9 @@ def _verdict(
                     "worst": entry["worst"],
                 }
             )
-    return Verdict(result, trigger, started, ended, evaluations, slos, breaches, alerts)
+    return Verdict(result, trigger, started, ended, evaluations, slos, breaches, alerts, degraded, unverified)
+
+
+def _finite(number: float) -> float | None:
+    """JSON has no infinity: a volume no number of requests reaches is None."""
+    return None if math.isinf(number) else number

@@ -57,6 +57,8 @@ log = logging.getLogger(__name__)
 TOKEN_ENV = "EDGE_INTENT_METRICS_TOKEN"  # noqa: S105 (the variable that holds it, not a token)
 RESULTS = (
     "succeeded",
+    "degraded",
+    "unverified",
     "rolled_back",
     "rollback_unconfirmed",
     "rollback_failed",
@@ -103,7 +105,13 @@ def result_of(state: str, conf: dict[str, Any] | None, xcoms: dict[tuple[str, st
         dry = (isinstance(watcher, str) and watcher.startswith("Dry run")) or (
             watcher is None and bool((conf or {}).get("dry_run"))
         )
-        return "dry_run" if dry else "succeeded"
+        if dry:
+            return "dry_run"
+        # the watcher says how a run that went through ended: Succeeded, Degraded or Unverified
+        said = (
+            watcher.split(maxsplit=1)[0].strip(":;,").lower() if isinstance(watcher, str) and watcher else ""
+        )
+        return said if said in ("degraded", "unverified") else "succeeded"
     reverts = xcoms.get((lifecycle.ROLLBACK_REVERT, Key.REVERTS))
     if isinstance(reverts, dict) and reverts:
         if any(isinstance(r, dict) and r.get("error") for r in reverts.values()):

@@ -190,7 +190,8 @@ def rollback_plan(context: dict[str, Any]) -> dict[str, Any]:
 
 
 def report(ti: Any, run_id: str) -> dict[str, Any]:
-    """Succeeded: the TS 28.312 IntentFulfilmentReport and the TMF921 IntentReport."""
+    """The report: the TS 28.312 IntentFulfilmentReport and the TMF921 IntentReport, and what they say
+    of the intent (``fulfilment``: Fulfilled, Degraded or Unverified; see :mod:`include.evidence.report`)."""
     from include.compiler import ts28312
     from include.evidence import document
     from include.evidence import report as reports
@@ -205,18 +206,18 @@ def report(ti: Any, run_id: str) -> dict[str, Any]:
             if isinstance(v, dict) and v.get("result") == "pass"
         ]
     )
-    fulfilment = reports.fulfilment_report(intent, verdict)
-    intent_report = reports.intent_report(intent, fulfilment, run_id=run_id, now=time.time())
+    fulfilment_report = reports.fulfilment_report(intent, verdict)
+    fulfilment = reports.fulfilment(intent, fulfilment_report)
+    intent_report = reports.intent_report(intent, fulfilment_report, run_id=run_id, now=time.time())
     folder = document.run_folder(evidence_dir(), intent.id, run_id)
     path = folder / "intent-report.json"
     path.write_text(json.dumps(intent_report.to_json(), indent=2) + "\n", encoding="utf-8")
-    log.info(
-        "Intent %s Succeeded; fulfilment %s; report %s",
-        intent.id,
-        fulfilment.intentFulfilmentInfo.fulfilmentStatus,
-        path,
-    )
-    return {"path": str(path), "intentReport": intent_report.to_json()}
+    log.info("Intent %s %s; report %s", intent.id, fulfilment["state"], path)
+    for line in fulfilment["missed"]:
+        log.warning("Missed: %s", line)
+    for line in fulfilment["notVerifiable"]:
+        log.warning("Not verifiable: %s", line)
+    return {"path": str(path), "intentReport": intent_report.to_json(), "fulfilment": fulfilment}
 
 
 def close_rollout(ti: Any, run_id: str) -> dict[str, Any]:
@@ -240,13 +241,30 @@ def close_rollout(ti: Any, run_id: str) -> dict[str, Any]:
     return {**closed, "path": str(path)}
 
 
+def outcome_of(fulfilment: dict[str, Any]) -> str:
+    """The outcome of a run that went through, in words: Succeeded only when every target was met."""
+    state = fulfilment.get("state")
+    if state == "Degraded":
+        return "Degraded (the intent stays deployed; onMiss: degrade): missed " + "; ".join(
+            fulfilment["missed"]
+        )
+    if state == "Unverified":
+        return "Unverified (nothing missed; not every target could be shown): " + "; ".join(
+            fulfilment["notVerifiable"]
+        )
+    return "Succeeded: every target of the intent met"
+
+
 def watch(ti: Any, dry_run: bool) -> str:
-    """Make the run end Failed unless the intent reached Succeeded (RollingBack ends Failed too)."""
+    """Make the run end Failed unless the intent went through (RollingBack ends Failed too); say
+    whether it went through Succeeded, Degraded or Unverified."""
     found = ti.xcom_pull(task_ids=ROLLOUT) or {}
-    if ti.xcom_pull(task_ids=REPORT):
+    reported = ti.xcom_pull(task_ids=REPORT)
+    if reported:
+        outcome = outcome_of(reported.get("fulfilment") or {})
         if found.get("failures"):
-            return f"Succeeded; {found['failures']} failed site(s) reverted alone, within maxFailures"
-        return "Succeeded"
+            return f"{outcome}; {found['failures']} failed site(s) reverted alone, within maxFailures"
+        return outcome
     evidence = ti.xcom_pull(task_ids=ROLLBACK_EVIDENCE)
     if evidence or ti.xcom_pull(task_ids=ROLLBACK_REVERT, key=Key.REVERTS):
         where = (

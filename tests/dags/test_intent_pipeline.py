@@ -143,6 +143,21 @@ def test_run_rolls_an_intent_out_wave_by_wave(dag, sites_stack):
     assert written["waves"] == record["waves"] and Path(record["path"]).name == "rollout.json"
     synced = xcom(run, "wave_2.sites.wait_for_sync", site="edge2")
     assert synced["edge2"]["state"] == "done" and synced["edge2"]["observed"] == second["commit"]
+    # the intent's own targets decide: 8 ms was met at both sites, but 99.999 % cannot be shown by
+    # the few thousand requests of a 30 s window (or, with the sites' 0.1 % errors, was missed):
+    # the run went through, and says it is not plainly Succeeded
+    fulfilment = xcom(run, "report")["fulfilment"]
+    assert fulfilment["state"] in ("Degraded", "Unverified"), fulfilment
+    said = fulfilment["missed"] + fulfilment["notVerifiable"]
+    assert sorted(line.split(":")[0] for line in said) == ["reliability at edge1", "reliability at edge2"]
+    assert xcom(run, "watcher").startswith(fulfilment["state"])
+    report = xcom(run, "report")["intentReport"]["expression"]["expressionValue"]["intentFulfilmentReport"]
+    targets = {
+        t["targetName"]: t["targetFulfilmentInfo"]["fulfilmentStatus"]
+        for r in report["expectationFulfilmentResult"]
+        for t in r["targetFulfilmentResult"]
+    }
+    assert targets == {"DlLatency": "FULFILLED", "reliability": "NOT_FULFILLED"}
 
 
 def test_dry_run_delivers_nothing(dag, sites_stack):

@@ -12,6 +12,7 @@ is kept in memory only.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from airflow.sdk import BaseHook
 
@@ -96,3 +97,17 @@ class AirflowApiHook(BaseHook):
         :raises include.airflow_rest.AirflowRestError: the API refused or could not be reached.
         """
         return as_dict(self.get_conn().set_dag_run_state(dag_id, run_id, state))
+
+    def hitl_answer_of_try(
+        self, dag_id: str, run_id: str, task_id: str, try_number: int, *, map_index: int = -1
+    ) -> dict[str, Any]:
+        """The required action of one try of a task, with its answer if one was given
+        (``response_received``, ``chosen_options``, ``responded_by_user``, ``responded_at``).
+
+        :raises include.airflow_rest.AirflowRestError: e.g. ``status`` 404 when that try asked nothing.
+        """
+        path = (
+            f"/api/v2/dags/{quote(dag_id)}/dagRuns/{quote(run_id)}/taskInstances/{quote(task_id)}"
+            f"/{map_index}/hitlDetails/tries/{try_number}"
+        )
+        return self.get_conn().request_json("GET", path)

@@ -4,12 +4,17 @@ the wave needs a person's approval. No answer within the plan's ``approvalTimeou
 strategy's ``approval.timeout``) is a rejection; a rejection skips the wave's sites, and the wave's
 gate stops the rollout and rolls back what was delivered. The answer, who gave it and when, is the
 XCom ``approval`` and the rollout record's.
+
+An answer is never lost to a retry. Airflow 3.3.2 can fail a task answered in the instant after it
+was parked (the scheduler reads the parked process's exit after the answer already requeued it, and
+takes the task for killed); its retry takes the answer its earlier try was given instead of asking
+again. A task a person cleared asks again, as Airflow's own HITL does.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from airflow.providers.standard.operators.hitl import ApprovalOperator, HITLOperator
@@ -26,15 +31,18 @@ class WaveApprovalOperator(ApprovalOperator):
 
     :param wave: the wave's 1-based index.
     :param plan: the rollout plan (the ``validate`` task's XCom ``rollout``).
+    :param airflow_api_conn_id: Airflow's REST API, where a retry reads the answer its earlier try
+        was given.
     """
 
     template_fields: Sequence[str] = (*ApprovalOperator.template_fields, "plan")
 
-    def __init__(self, *, wave: int, plan: Any, **kwargs) -> None:
+    def __init__(self, *, wave: int, plan: Any, airflow_api_conn_id: str = "airflow_api", **kwargs) -> None:
         kwargs.setdefault("subject", f"Approve wave {wave} of the rollout")
         super().__init__(defaults=[self.REJECT], **kwargs)
         self.wave = wave
         self.plan = plan
+        self.airflow_api_conn_id = airflow_api_conn_id
 
     def _wave(self):
         from include.rollout.strategy import RolloutPlan
@@ -60,7 +68,47 @@ class WaveApprovalOperator(ApprovalOperator):
             "earlier waves delivered."
         )
         self.response_timeout = timedelta(seconds=plan.approvalTimeout)
+        given = self._answer_given_to_earlier_try(context["ti"], context)
+        if given is not None:
+            return self.execute_complete(context, event=given)
         return super().execute(context)
+
+    def _answer_given_to_earlier_try(self, ti, context) -> dict[str, Any] | None:
+        """The answer the previous try of this retried (not cleared) task was given, as the event
+        ``execute_complete`` takes; None on a first try, after a clear, when none was given, or when
+        Airflow's REST API (connection ``airflow_api_conn_id``) cannot say (then it asks again)."""
+        # a clear sets max_tries to the cleared try plus the task's retries; retries leave it alone
+        if ti.try_number <= 1 or ti.max_tries > self.retries:
+            return None
+        from edge_intent.hooks.airflow_api import AirflowApiHook
+
+        try:
+            earlier = AirflowApiHook(self.airflow_api_conn_id).hitl_answer_of_try(
+                ti.dag_id, context["run_id"], ti.task_id, ti.try_number - 1, map_index=ti.map_index
+            )
+        except Exception as exc:  # no connection, no api-server, refused: a person is asked again
+            self.log.warning(
+                "Cannot read the answer given to try %d (%s): asking again", ti.try_number - 1, exc
+            )
+            return None
+        if not (earlier.get("response_received") and earlier.get("chosen_options")):
+            return None
+        user = earlier.get("responded_by_user")
+        at = earlier.get("responded_at")
+        self.log.info(
+            "Try %d takes the answer %s its earlier try was given at %s by %s",
+            ti.try_number,
+            earlier["chosen_options"],
+            at,
+            (user or {}).get("name", "the timeout"),
+        )
+        return {
+            "chosen_options": list(earlier["chosen_options"]),
+            "params_input": earlier.get("params_input") or {},
+            "responded_at": datetime.fromisoformat(at) if isinstance(at, str) else at,
+            "responded_by_user": {"id": user["id"], "name": user["name"]} if user else None,
+            "timedout": user is None,
+        }
 
     def execute_complete(self, context, event: dict[str, Any]) -> Any:
         # HITLOperator's own completion (validation, summary), not ApprovalOperator's skipping of the

@@ -8,15 +8,64 @@ from __future__ import annotations
 import jsonschema
 import pytest
 
+from edge_intent.rollout.verify import site_targets
 from include.compiler import api
-from include.evidence.report import fulfilment_report, intent_report
+from include.evidence.report import fulfilment, fulfilment_report, intent_report
+from include.rollout.record import combined_verdict
+from include.slo.definitions import Profile, load_config, slos_for
+from include.slo.evaluate import verify
 
 TEXT = "URLLC slice with 8 ms latency and 99.999% reliability for 300 devices at edge1 and edge2"
+PROFILE = Profile(
+    window=6, interval=2, rateWindow="10s", missingData="fail", failureLimit=2, consecutiveLimit=2
+)
 
 
-def verdict(latency: float, errors: float) -> dict:
-    slos = {"latency_p95": {"worst": latency}, "error_rate": {"worst": errors}, "pod_ready": {"worst": 100.0}}
-    return {"result": "pass", "slos": {"edge1": slos, "edge2": slos}}
+def verdict(intent, latency: float = 5.0, errors: float = 0.0, served: float = 10**7) -> dict:
+    """The combined verdict of real verification windows over constant series at every site."""
+    config = load_config()
+    values = {
+        "latency_p95": latency,
+        "error_rate": errors,
+        "cpu_usage": 30.0,
+        "memory_usage": 45.0,
+        "pod_ready": 100.0,
+    }
+    verdicts = []
+    for site, targets in site_targets(intent, intent.sites).items():
+        slos = slos_for(namespace="intent-a", site=site, targets=targets, config=config, profile=PROFILE)
+        by_query = {s.query: s.name for s in reversed(slos)}  # a criterion reads its seed SLO's series
+
+        def query(promql, at, by_query=by_query, slos=slos):
+            if any(s.volume == promql for s in slos):
+                return served
+            return values[by_query[promql]]
+
+        clock = Clock()
+        verdicts.append(verify(slos, PROFILE, query, clock=clock, sleep=clock.sleep).as_json())
+    return combined_verdict(verdicts)
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+
+def states(fulfilment) -> dict:
+    return {
+        (r.expectaitonId[-5:], t.targetName): (
+            t.targetFulfilmentInfo.fulfilmentStatus,
+            t.targetFulfilmentInfo.notFullfilledState,
+        )
+        for r in fulfilment.expectationFulfilmentResult
+        for t in r.targetFulfilmentResult
+    }
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +84,7 @@ def test_the_intent_report_conforms_to_tmf921_and_its_fulfilment_report_to_ts283
     parsed, settings, tmf921_validator, standards_validator
 ):
     intent = api.to_28312(parsed, settings)
-    fulfilment = fulfilment_report(intent, verdict(latency=5.0, errors=0.2))
+    fulfilment = fulfilment_report(intent, verdict(intent, latency=5.0, errors=0.2))
     report = intent_report(intent, fulfilment, run_id="manual__1", now=1_800_000_000).to_json()
     tmf921_validator(report, "IntentReport", nested=(("intent", ""), ("expression", "")))
     assert report["intent"]["@type"] == "IntentRef" and report["intent"]["id"] == intent.id
@@ -50,3 +99,63 @@ def test_the_check_can_fail(parsed, tmf921_validator):
     without_iri = {**document, "expression": {k: v for k, v in document["expression"].items() if k != "iri"}}
     with pytest.raises(jsonschema.ValidationError, match="iri"):
         tmf921_validator(without_iri, "Intent_FVO", nested=(("expression", "_FVO"),))
+
+
+@pytest.fixture(scope="module")
+def intent(parsed, settings):
+    return api.to_28312(parsed, settings)
+
+
+def test_every_target_met_is_fulfilled_and_a_target_no_metric_shows_is_not(intent):
+    report = fulfilment_report(intent, verdict(intent, latency=5.0, errors=0.0))
+    found = {name: state for (_, name), state in states(report).items()}
+    assert found == {
+        "DlLatency": ("FULFILLED", None),
+        "reliability": ("FULFILLED", None),
+        "maxNumberofUEs": ("NOT_FULFILLED", "ACKNOWLEDGED"),  # no UE count is exported
+    }
+    said = fulfilment(intent, report)
+    assert said["state"] == "Unverified" and said["missed"] == []
+    assert len(said["notVerifiable"]) == 2 and "no count of UEs" in said["notVerifiable"][0]
+    assert report.intentFulfilmentInfo.notFullfilledState == "ACKNOWLEDGED"
+
+
+def test_a_measured_target_missed_is_degraded_and_says_what_was_measured(intent):
+    report = fulfilment_report(intent, verdict(intent, latency=5.0, errors=0.13))
+    results = [t for r in report.expectationFulfilmentResult for t in r.targetFulfilmentResult]
+    reliability = [t for t in results if t.targetName == "reliability"]
+    assert {t.targetFulfilmentInfo.notFullfilledState for t in reliability} == {"DEGRADED"}
+    assert reliability[0].targetAchievedValue == pytest.approx(99.87)
+    reason = reliability[0].targetFulfilmentInfo.notFulfilledReasons[0]
+    assert "measured 99.87 %" in reason and ">= 99.999 %" in reason and "4 of 4 evaluations" in reason
+    said = fulfilment(intent, report)
+    assert said["state"] == "Degraded" and len(said["missed"]) == 2  # edge1 and edge2
+    assert report.intentFulfilmentInfo.model_dump(exclude_none=True) == {
+        "fulfilmentStatus": "NOT_FULFILLED",
+        "notFullfilledState": "DEGRADED",
+    }
+
+
+def test_a_target_too_few_requests_can_show_is_not_verifiable_never_met(intent):
+    report = fulfilment_report(intent, verdict(intent, errors=0.0, served=2_400))
+    reliability = [
+        t
+        for r in report.expectationFulfilmentResult
+        for t in r.targetFulfilmentResult
+        if t.targetName == "reliability"
+    ][0]
+    info = reliability.targetFulfilmentInfo
+    assert (info.fulfilmentStatus, info.notFullfilledState) == ("NOT_FULFILLED", "ACKNOWLEDGED")
+    assert (
+        "at least 300,000 requests" in info.notFulfilledReasons[0]
+        and "2,400 were served" in info.notFulfilledReasons[0]
+    )
+
+
+def test_an_intent_with_only_observable_targets_met_is_fulfilled(settings):
+    intent = api.to_28312(
+        api.parse("URLLC slice with 8 ms latency and 99.5% reliability at edge1", settings), settings
+    )
+    report = fulfilment_report(intent, verdict(intent, latency=5.0, errors=0.1, served=2_400))
+    assert fulfilment(intent, report) == {"state": "Fulfilled", "missed": [], "notVerifiable": []}
+    assert report.intentFulfilmentInfo.model_dump(exclude_none=True) == {"fulfilmentStatus": "FULFILLED"}

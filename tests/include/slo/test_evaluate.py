@@ -1,9 +1,13 @@
-"""SLO evaluation on synthetic series: limits, flapping, alerts, missing data, tightening."""
+"""SLO evaluation on synthetic series: limits, flapping, alerts, missing data, tightening, and the
+intent's own targets as criteria (missed, not verifiable)."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
+from include.compiler.config import PROJECT_ROOT, ConfigError
 from include.slo.definitions import Profile, load_config, slos_for
 from include.slo.evaluate import PrometheusUnavailable, verify
 
@@ -23,12 +27,13 @@ class Clock:
         self.now += seconds
 
 
-def run(series: dict[str, list], profile=PROFILE, targets=None, start=None, asked=None):
-    """``series[slo]`` gives the value of each evaluation in turn (None: no samples, an exception: raised)."""
+def run(series: dict[str, list], profile=PROFILE, targets=None, start=None, asked=None, served=None):
+    """``series[slo]`` gives the value of each evaluation in turn (None: no samples, an exception: raised);
+    ``served`` the requests served in the window, for a criterion that needs a volume."""
     config = load_config()
     slos = slos_for(namespace="intent-a", site="edge1", targets=targets or {}, config=config, profile=profile)
     clock = Clock()
-    calls = {name: 0 for name in series}
+    instants: list[float] = []
     healthy = {
         "latency_p95": 20.0,
         "error_rate": 0.1,
@@ -40,12 +45,15 @@ def run(series: dict[str, list], profile=PROFILE, targets=None, start=None, aske
     def query(promql, at):
         if asked is not None:
             asked.append((at, clock.now))
-        name = next(s.name for s in slos if s.query == promql)
+        if any(s.volume == promql for s in slos):
+            return served
+        name = next(s.name for s in slos if s.query == promql)  # a criterion reads its seed SLO's series
         if name not in series:
             return healthy[name]
+        if at not in instants:
+            instants.append(at)
         values = series[name]
-        value = values[min(calls[name], len(values) - 1)]
-        calls[name] += 1
+        value = values[min(instants.index(at), len(values) - 1)]
         if isinstance(value, Exception):
             raise value
         return value
@@ -123,6 +131,7 @@ def test_intent_latency_target_tightens_the_threshold():
     assert verdict.result == "breach"
     assert verdict.slos["edge1"]["latency_p95"]["threshold"] == 5
     assert "DlLatency" in verdict.slos["edge1"]["latency_p95"]["basis"]
+    assert verdict.slos["edge1"]["latency_p95"]["target"] == "DlLatency"  # the target's criterion
     assert run({"latency_p95": [7.0]}, targets={"DlLatency": 500}).result == "pass"  # never looser than 100
 
 
@@ -172,3 +181,73 @@ def test_an_unreachable_prometheus_is_judged_even_at_past_instants():
     verdict = run({"latency_p95": [down, down, down]}, start=1000.0 - 3)
     assert verdict.result == "breach" and verdict.trigger == "missing_data"
     assert verdict.ended == 999.0  # the two past instants, failed at once: no waiting
+
+
+def test_a_reliability_target_missed_degrades_without_rolling_back():
+    verdict = run({"error_rate": [0.13]}, targets={"reliability": 99.999}, served=3_000_000)
+    assert verdict.result == "pass" and verdict.breaches == []
+    entry = verdict.slos["edge1"]["reliability"]
+    assert entry["status"] == "missed" and entry["target"] == "reliability" and entry["action"] == "degrade"
+    assert entry["threshold"] == pytest.approx(0.001) and entry["worst"] == 0.13
+    assert [(d["slo"], d["target"]) for d in verdict.degraded] == [("reliability", "reliability")]
+    assert verdict.slos["edge1"]["error_rate"]["status"] == "met"  # the seed's 1 % is still met
+
+
+def test_one_noisy_sample_does_not_miss_a_target():
+    verdict = run({"error_rate": [0.0, 0.5] + [0.0] * 20}, targets={"reliability": 99.9}, served=50_000)
+    assert verdict.slos["edge1"]["reliability"]["status"] == "failing"
+    assert verdict.degraded == [] and verdict.unverified == []
+
+
+def test_a_target_too_few_requests_can_show_is_not_verifiable():
+    verdict = run({"error_rate": [0.0]}, targets={"reliability": 99.999}, served=2_400)
+    entry = verdict.slos["edge1"]["reliability"]
+    assert entry["status"] == "unverifiable"
+    assert entry["volume"] == {"served": 2_400, "needed": 300_000}  # 3 / (1 - 0.99999), the rule of three
+    assert [u["slo"] for u in verdict.unverified] == ["reliability"]
+    shown = run({"error_rate": [0.0]}, targets={"reliability": 99.5}, served=2_400)
+    assert shown.slos["edge1"]["reliability"]["status"] == "met" and shown.unverified == []
+
+
+def test_a_target_of_100_percent_is_never_shown():
+    verdict = run({"error_rate": [0.0]}, targets={"reliability": 100}, served=10**12)
+    entry = verdict.slos["edge1"]["reliability"]
+    assert entry["status"] == "unverifiable" and entry["volume"]["needed"] is None
+
+
+def test_a_target_with_no_samples_is_no_data_and_no_breach():
+    verdict = run({"error_rate": [None]}, targets={"reliability": 99.9}, served=0)
+    assert verdict.slos["edge1"]["reliability"]["status"] == "no data"
+    assert verdict.trigger != "slo_breach"
+
+
+def test_a_target_under_rollback_breaks_like_a_seed_slo(tmp_path, monkeypatch):
+    text = (PROJECT_ROOT / "config" / "slo.yaml").read_text(encoding="utf-8")
+    changed = text.replace(
+        "reliability: {slo: error_rate, onMiss: degrade}", "reliability: {slo: error_rate, onMiss: rollback}"
+    )
+    assert changed != text
+    (tmp_path / "slo.yaml").write_text(changed, encoding="utf-8")
+    monkeypatch.setenv("EDGE_INTENT_SLO_CONFIG", str(tmp_path / "slo.yaml"))
+    verdict = run({"error_rate": [0.13]}, targets={"reliability": 99.9}, served=10**6)
+    assert verdict.result == "breach" and [b["slo"] for b in verdict.breaches] == ["reliability"]
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda t: t.replace("  jitter: {notObservable", "  # jitter: {notObservable"), "missing ['jitter']"),
+        (lambda t: t + "  bogus: {notObservable: x}\n", "unknown ['bogus']"),
+        (lambda t: t.replace("{slo: error_rate, onMiss: degrade}", "{slo: nope, onMiss: degrade}"), "nope"),
+        (
+            lambda t: t.replace("{slo: error_rate, onMiss: degrade}", "{slo: error_rate}"),
+            "either slo and onMiss",
+        ),
+    ],
+    ids=["a kind without a policy", "an unknown kind", "an unknown SLO", "no onMiss"],
+)
+def test_a_target_policy_that_is_not_complete_is_a_config_error(tmp_path, edit, message):
+    text = (PROJECT_ROOT / "config" / "slo.yaml").read_text(encoding="utf-8")
+    (tmp_path / "slo.yaml").write_text(edit(text), encoding="utf-8")
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_config(tmp_path / "slo.yaml")
