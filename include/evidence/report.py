@@ -19,12 +19,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from rdflib import Namespace
+
 from include.compiler import ts28312
 from include.compiler.convert import target_value
+from include.compiler.tio import E5G, ICM, TIO_VERSION, intent_iri
 from include.compiler.tmf921 import BASE_PATH, IntentReport
 from include.slo.definitions import SLOConfig, load_config
 
 FULFILLED, DEGRADED, UNVERIFIED = "Fulfilled", "Degraded", "Unverified"
+IMO = Namespace(f"http://tio.models.tmforum.org/tio/{TIO_VERSION}/IntentManagementOntology/")
 _SYMBOL = {
     "IS_LESS_THAN": "<",
     "IS_GREATER_THAN": ">",
@@ -140,24 +144,66 @@ def fulfilment(intent: ts28312.Intent, report: ts28312.IntentFulfilmentReport) -
     return {"state": state, "missed": missed, "notVerifiable": unverifiable}
 
 
+def report_expression(
+    intent_id: str, fulfilment_report: ts28312.IntentFulfilmentReport, *, state: str, number: int, now: float
+) -> dict[str, Any]:
+    """The IntentReport's expression in TM Forum intent ontology (TIO v3.6.0) terms, as JSON-LD with
+    its context inline (no remote context is ever fetched): an ``icm:IntentReport`` ``icm:about``
+    the intent's ``icm:Intent`` (the IRI its own expression gives it), with ``icm:reportNumber``,
+    ``icm:reportGenerated`` and ``icm:intentHandlingState`` (``imo:StateCompliant`` only when every
+    target was met; ``imo:StateDegraded`` otherwise, TIO having no state for "not shown"), and the
+    TS 28.312 IntentFulfilmentReport in the project's own vocabulary (``@vocab``; the TMF921 OAS
+    allows no JSON literal there)."""
+    return {
+        "@context": {
+            "icm": str(ICM),
+            "imo": str(IMO),
+            "xsd": "http://www.w3.org/2001/XMLSchema#",
+            "@vocab": str(E5G),
+        },
+        "@id": f"urn:edge-intent:intent:{intent_id}:report:{number}",
+        "@type": "icm:IntentReport",
+        "icm:about": {"@id": intent_iri(intent_id)},
+        "icm:reportNumber": {"@value": str(number), "@type": "xsd:positiveInteger"},
+        "icm:reportGenerated": {
+            "@value": datetime.fromtimestamp(now, UTC).isoformat(),
+            "@type": "xsd:dateTime",
+        },
+        "icm:intentHandlingState": {
+            "@id": "imo:StateCompliant" if state == FULFILLED else "imo:StateDegraded"
+        },
+        "fulfilment": state,
+        "intentFulfilmentReport": fulfilment_report.to_json(),
+    }
+
+
 def intent_report(
-    intent: ts28312.Intent, fulfilment: ts28312.IntentFulfilmentReport, *, run_id: str, now: float
+    intent: ts28312.Intent,
+    fulfilment_report: ts28312.IntentFulfilmentReport,
+    *,
+    run_id: str,
+    now: float,
+    number: int = 1,
+    state: str | None = None,
 ) -> IntentReport:
-    report_id = f"{intent.id}-report"
+    """The TMF921 IntentReport of one run: report ``number`` of the intent (its id ends with it).
+
+    :param state: Fulfilled, Degraded or Unverified (what :func:`fulfilment` says; computed when None).
+    """
+    state = state or fulfilment(intent, fulfilment_report)["state"]
+    report_id = f"{intent.id}-report-{number}"
+    expression = report_expression(intent.id, fulfilment_report, state=state, number=number, now=now)
     return IntentReport.model_validate(
         {
             "@type": "IntentReport",
             "id": report_id,
             "href": f"{BASE_PATH}/intent/{intent.id}/intentReport/{report_id}",
-            "name": f"Fulfilment of intent {intent.id} (DAG run {run_id})",
+            "name": f"Fulfilment of intent {intent.id}: {state} (DAG run {run_id})",
             "creationDate": datetime.fromtimestamp(now, UTC),
             "expression": {
                 "@type": "JsonLdExpression",
-                "expressionValue": {
-                    "@context": {"@vocab": "urn:edge-intent:5g:"},
-                    "@type": "IntentFulfilmentReport",
-                    "intentFulfilmentReport": fulfilment.to_json(),
-                },
+                "iri": expression["@id"],
+                "expressionValue": expression,
             },
             "intent": {
                 "@type": "IntentRef",

@@ -208,8 +208,12 @@ def report(ti: Any, run_id: str) -> dict[str, Any]:
     )
     fulfilment_report = reports.fulfilment_report(intent, verdict)
     fulfilment = reports.fulfilment(intent, fulfilment_report)
-    intent_report = reports.intent_report(intent, fulfilment_report, run_id=run_id, now=time.time())
     folder = document.run_folder(evidence_dir(), intent.id, run_id)
+    # the intent's reports are numbered in the order their runs wrote them (a retry keeps its own)
+    number = 1 + sum(1 for p in folder.parent.glob("*/intent-report.json") if p.parent != folder)
+    intent_report = reports.intent_report(
+        intent, fulfilment_report, run_id=run_id, now=time.time(), number=number, state=fulfilment["state"]
+    )
     path = folder / "intent-report.json"
     path.write_text(json.dumps(intent_report.to_json(), indent=2) + "\n", encoding="utf-8")
     log.info("Intent %s %s; report %s", intent.id, fulfilment["state"], path)

@@ -159,3 +159,41 @@ def test_an_intent_with_only_observable_targets_met_is_fulfilled(settings):
     report = fulfilment_report(intent, verdict(intent, latency=5.0, errors=0.1, served=2_400))
     assert fulfilment(intent, report) == {"state": "Fulfilled", "missed": [], "notVerifiable": []}
     assert report.intentFulfilmentInfo.model_dump(exclude_none=True) == {"fulfilmentStatus": "FULFILLED"}
+
+
+# The TIO v3.6.0 terms the report expression uses (IntentCommonModel, IntentManagementOntology); the
+# official TTL files are not vendored here, so the kept list is what is checked against.
+TIO_TERMS = {
+    "http://tio.models.tmforum.org/tio/v3.6.0/IntentCommonModel/" + term
+    for term in ("IntentReport", "about", "reportNumber", "reportGenerated", "intentHandlingState")
+} | {
+    "http://tio.models.tmforum.org/tio/v3.6.0/IntentManagementOntology/" + state
+    for state in ("StateCompliant", "StateDegraded")
+}
+
+
+@pytest.mark.parametrize(
+    ("latency", "errors", "state"), [(5.0, 0.0, "StateCompliant"), (5.0, 0.8, "StateDegraded")]
+)
+def test_the_report_expression_speaks_tio(parsed, settings, latency, errors, state):
+    import json
+
+    from rdflib import RDF, Graph, URIRef
+
+    from include.compiler.tio import ICM, intent_iri
+
+    intent = api.to_28312(
+        api.parse("URLLC slice with 8 ms latency and 99.5% reliability at edge1", settings), settings
+    )
+    fulfilled = fulfilment_report(intent, verdict(intent, latency=latency, errors=errors))
+    report = intent_report(intent, fulfilled, run_id="manual__1", now=1_800_000_000, number=3).to_json()
+    assert report["id"] == f"{intent.id}-report-3" and report["href"].endswith(report["id"])
+    expression = report["expression"]
+    graph = Graph().parse(data=json.dumps(expression["expressionValue"]), format="json-ld")
+    node = URIRef(expression["iri"])
+    assert (node, RDF.type, ICM.IntentReport) in graph
+    assert graph.value(node, ICM.about) == URIRef(intent_iri(intent.id))
+    assert graph.value(node, ICM.reportNumber).toPython() == 3
+    assert str(graph.value(node, ICM.intentHandlingState)).endswith("/IntentManagementOntology/" + state)
+    used = {str(t) for triple in graph for t in triple if str(t).startswith("http://tio.models.tmforum.org/")}
+    assert used and used <= TIO_TERMS, used - TIO_TERMS
