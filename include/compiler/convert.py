@@ -16,7 +16,7 @@ import json
 from . import ts28312
 from .config import Settings
 from .slice import Requirement, SliceIntent
-from .targets import KINDS, to_canonical
+from .targets import KINDS, WHOLE_MS, check_whole_ms, to_canonical, whole_ms
 from .tmf921 import Intent, read_slice_intent
 
 STAGE = "convert"
@@ -69,10 +69,14 @@ def _expectation(site: str, wanted: SliceIntent, intent: Intent) -> ts28312.Inte
 
 
 def target(req: Requirement) -> ts28312.ExpectationTarget:
-    """The 28.312 target for one requirement, in the spec's units."""
+    """The 28.312 target for one requirement, in the spec's units (latency as a whole number of ms)."""
     kind = KINDS[req.name]
-    value = to_canonical(req.value, req.unit, kind, field="expression.expressionValue", stage=STAGE)
-    number = int(value) if float(value).is_integer() else round(value, 9)
+    field = "expression.expressionValue"
+    value = to_canonical(req.value, req.unit, kind, field=field, stage=STAGE)
+    number: float = int(value) if float(value).is_integer() else round(value, 9)
+    if req.name in WHOLE_MS:
+        check_whole_ms(req.name, req.value, req.unit, field=field, stage=STAGE)
+        number = whole_ms(value) or int(value)
     if kind.dimension == "throughput":
         value_range: object = {"guaThpt": number}
     else:

@@ -2,18 +2,30 @@
 
 Rules, in the order they apply (README "How text is read" has the same table):
 
-* Slice type: an explicit name (eMBB, URLLC, mMTC/mIoT, or their long forms) wins. Otherwise the
-  hint words decide (most hits; ties go URLLC, then mMTC, then eMBB): "low latency", "autonomous",
-  "gaming" ... hint URLLC; "IoT", "sensors", "smart city" ... hint mMTC; "video", "streaming" ...
-  hint eMBB. Otherwise the configured default applies and is recorded in ``defaults_applied``.
+* Every number is read or refused: a number that is not a target, a site name, a priority or a
+  name such as "5G", "4K" or "3GPP" ("3 GB storage", "for 2 hours", "500 widgets", "slice 7") is
+  an error naming its words; all of them are named at once.
+* Slice type: an explicit name (eMBB, URLLC, mMTC/mIoT, or their long forms) wins. Otherwise hint
+  words and the targets vote (most votes; ties go URLLC, then mMTC, then eMBB): "low latency",
+  "real-time", "gaming", "AR/VR" ... and a latency of at most 10 ms (two votes), a reliability of
+  at least 99.999 % or a jitter of at most 1 ms vote URLLC; "IoT", "sensors", "metering" ... and
+  at least 10,000 UEs vote mMTC; "video", "streaming", "4K" ... and a downlink of at least
+  100 Mbit/s vote eMBB. With no vote the configured default applies and is recorded in
+  ``defaults_applied``.
 * Sites: "all sites", "every site", "both sites" ("both" only when the catalogue has two), or
   catalogue names and their spoken forms ("edge2", "edge 2", "edge site 2"). A site-like name
   that is not in the catalogue is an error that lists the known sites.
-* Throughput (kbps, Mbps, Gbps, kbit/s ...): "download"/"downlink"/"DL" next to it makes it
-  DlThptPerUE, "upload"/"uplink"/"UL" makes it UlThptPerUE; with no direction it is downlink.
-* Latency and jitter (ms, s, us): "uplink latency" is UlLatency, any other latency is DlLatency.
-* Reliability and availability (uptime) in %; number of UEs, users, devices, sensors ...;
-  priority as "priority 10" or "high priority" (critical 90, high 75, medium 50, low 25).
+* Throughput (kbps, Mbps, Gbps, kbit/s ...; bandwidth, speed, data rate, per device ...): byte
+  rates (MB/s, MBps, GB/s, capital B) count 8 bits a byte. "download"/"downlink"/"DL" next to it
+  makes it DlThptPerUE, "upload"/"uplink"/"UL" makes it UlThptPerUE; with no direction it is
+  downlink.
+* Latency (delay, response time, round-trip time, RTT, ping) and jitter (delay variation), in
+  ms, s or us: "uplink latency" is UlLatency, any other latency is DlLatency; a latency must be a
+  whole number of ms (TS 28.312 carries it as an integer).
+* Reliability and availability (uptime) in %, "five nines" (three to six), or a packet loss
+  ("0.01% packet loss" is 99.99 % reliability); the number of UEs, users, devices, sensors,
+  robots, cameras, meters ...; priority as "priority 10" or "high priority" (critical and urgent
+  90, high 75, medium 50, low and best-effort 25).
 """
 
 from __future__ import annotations
@@ -22,78 +34,17 @@ import hashlib
 import re
 from dataclasses import dataclass
 
+from . import vocabulary as v
 from .config import SLICE_TYPES, Settings, SliceType
 from .errors import IntentValidationError
-from .limits import MAX_TEXT_CHARS, UNSAFE_TEXT, check_range, check_size
+from .limits import MAX_TEXT_CHARS, UNSAFE_TEXT, check_size
+from .quantities import FIELD, STAGE, Span, number, read_targets, refuse_unread
 from .slice import Requirement, SliceIntent
-from .targets import CANONICAL_UNIT, KINDS, UNITS
+from .targets import KINDS, UNITS
 
-STAGE = "parse"
-FIELD = "text"
+__all__ = ["FIELD", "STAGE", "ParsedText", "assemble", "derive_id", "parse_text", "slice_type_of"]
 
-_NUM = r"(?<![a-z0-9_.])(-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|-?\d+(?:\.\d+)?(?:\s*(?:\^|e)\s*-?\d+)?)"
-_EXPLICIT = {
-    "eMBB": r"embb|enhanced mobile broadband",
-    "URLLC": r"urllc|ultra[- ]reliable(?:,? and)?(?: ultra)?[- ]low[- ]latency(?: communications?)?",
-    "mMTC": r"mmtc|miot|massive (?:machine[- ]type communications?|iot)",
-}
-_HINTS = {
-    "URLLC": r"ultra[- ]low[- ]latency|low[- ]latency|autonomous|vehicles?|v2x|remote surgery|"
-    r"industrial automation|factory automation|mission[- ]critical|real[- ]time control|gaming|robots?",
-    "mMTC": r"iot|sensors?|smart cit(?:y|ies)|smart meters?|metering|machine[- ]type|telemetry",
-    "eMBB": r"video|streaming|broadband|4k|8k|ar/vr|virtual reality|high[- ]throughput|high[- ]bandwidth",
-}
 _TIE_ORDER: tuple[SliceType, ...] = ("URLLC", "mMTC", "eMBB")
-
-_THPT_PREFIX = {"k": "kbit/s", "m": "Mbit/s", "g": "Gbit/s"}
-_THPT = re.compile(
-    _NUM + r"\s*(?:([a-z]?)(?:bps|bit/s|bits/s|b/s)|(kilo|mega|giga|tera|peta)bits?(?:\s*(?:per second|/s))?)"
-    r"(?![a-z])"
-)
-_THPT_WORD = {"kilo": "k", "mega": "m", "giga": "g"}
-_DL_WORDS = re.compile(r"\b(download|downlink|dl|down)\b")
-_UL_WORDS = re.compile(r"\b(upload|uplink|ul|up)\b")
-
-_TIME_UNITS = {
-    "ms": "ms",
-    "msec": "ms",
-    "msecs": "ms",
-    "millisecond": "ms",
-    "milliseconds": "ms",
-    "s": "s",
-    "sec": "s",
-    "secs": "s",
-    "second": "s",
-    "seconds": "s",
-    "us": "us",
-    "µs": "us",
-    "usec": "us",
-    "microsecond": "us",
-    "microseconds": "us",
-}
-_QUALIFIER = (
-    r"(?:(?:of|below|under|within|at most|less than|lower than|no more than|max(?:imum)?|<=?|:|=|is)\s*)*"
-)
-_UNIT_WORD = r"([a-zµ%/]+)?"
-
-_PERCENT_AFTER = re.compile(
-    _NUM + r"\s*(%|percent)?\s*(?:[a-z-]+\s+){0,2}?(reliability|availability|uptime)\b"
-)
-_PERCENT_BEFORE = re.compile(
-    r"\b(reliability|availability|uptime)\s*(?:(?:of|at least|above|over|>=?|:|=|is)\s*)*"
-    + _NUM
-    + r"\s*(%|percent)?"
-)
-_UES = re.compile(
-    _NUM + r"\s*(k|thousand|m|million)?\s*\+?\s*(?:concurrent |connected |simultaneous |active |iot )?"
-    r"(ues?|users?|devices?|sensors?|subscribers?|connections?|terminals?|vehicles?|cars?)\b"
-)
-_PRIORITY_NUM = re.compile(r"\bpriority\s*(?:(?:of|:|=|is|level)\s*)*" + _NUM)
-_PRIORITY_WORD = re.compile(r"\b(critical|high|medium|normal|low)[- ]priority\b")
-_PRIORITY_WORDS = {"critical": 90, "high": 75, "medium": 50, "normal": 50, "low": 25}
-
-_ALL_SITES = re.compile(r"\b(?:all|every|each)\s+(?:of the\s+)?(?:edge\s+)?(?:sites?|edges?|locations?)\b")
-_BOTH_SITES = re.compile(r"\bboth\s+(?:(?:of the\s+)?(?:edge\s+)?(?:sites?|edges?|locations?))\b")
 
 
 @dataclass(frozen=True)
@@ -113,33 +64,22 @@ class ParsedText:
 
 
 def parse_text(text: str, settings: Settings, *, sites: list[str] | None = None) -> ParsedText:
-    """Read one natural-language intent.
+    """Read one natural-language intent; a text with anything unread in it is refused whole.
 
     :param text: the operator's words.
     :param settings: site catalogue and compiler defaults.
     :param sites: site override; when given, sites named in the text are not read.
     """
-    if not isinstance(text, str):
-        raise IntentValidationError.single(FIELD, "must be a string", stage=STAGE)
-    check_size(text, MAX_TEXT_CHARS, field=FIELD, stage=STAGE)
-    if UNSAFE_TEXT.search(text):
-        raise IntentValidationError.single(
-            FIELD, "contains control characters or bidirectional overrides", stage=STAGE
-        )
-    original = " ".join(text.split())
-    if not original:
-        raise IntentValidationError.single(FIELD, "is empty: describe the slice you want", stage=STAGE)
-    lowered = original.lower()
+    original = _clean(text)
+    lowered = lower(original)
+    reading = read_targets(original, lowered)
+    priority, priority_spans = _priority(lowered)
+    refuse_unread(original, lowered, reading.spans + priority_spans + site_spans(lowered, settings))
+    requirements = reading.requirements
+    _check_unique(requirements)
 
     defaults: list[str] = []
-    slice_type, found_slice = _slice_type(lowered)
-    requirements = [
-        *_throughputs(lowered),
-        *_times(lowered, "latency"),
-        *_times(lowered, "jitter"),
-        *_percentages(lowered),
-        *_user_equipment(lowered),
-    ]
+    slice_type, found_slice = slice_type_of(lowered, requirements)
     if not found_slice and not requirements:
         raise IntentValidationError.single(
             FIELD,
@@ -164,13 +104,30 @@ def parse_text(text: str, settings: Settings, *, sites: list[str] | None = None)
             chosen = list(settings.compiler.defaults.sites)
             defaults.append("sites")
 
-    priority = _priority(lowered)
     if priority is None:
         priority = settings.compiler.defaults.priority
         defaults.append("priority")
+    return assemble(slice_type, chosen, list(requirements), defaults, priority, original)
 
-    _check_unique(requirements)
-    return assemble(slice_type, chosen, requirements, defaults, priority, original)
+
+def _clean(text: object) -> str:
+    """The text with its whitespace collapsed, once it is a string of a sane size and characters."""
+    if not isinstance(text, str):
+        raise IntentValidationError.single(FIELD, "must be a string", stage=STAGE)
+    check_size(text, MAX_TEXT_CHARS, field=FIELD, stage=STAGE)
+    if UNSAFE_TEXT.search(text):
+        raise IntentValidationError.single(
+            FIELD, "contains control characters or bidirectional overrides", stage=STAGE
+        )
+    original = " ".join(text.split())
+    if not original:
+        raise IntentValidationError.single(FIELD, "is empty: describe the slice you want", stage=STAGE)
+    return original
+
+
+def lower(text: str) -> str:
+    """``text`` lowercased character for character (a character whose lowercase is longer is kept)."""
+    return "".join(ch.lower() if len(ch.lower()) == 1 else ch for ch in text)
 
 
 def assemble(
@@ -208,8 +165,12 @@ def derive_id(intent: SliceIntent, normalised_text: str) -> str:
     return f"{readable}-{digest}"
 
 
-def _slice_type(text: str) -> tuple[SliceType | None, bool]:
-    explicit = [name for name in SLICE_TYPES if re.search(rf"\b(?:{_EXPLICIT[name]})\b", text)]
+def slice_type_of(text: str, requirements: list[Requirement]) -> tuple[SliceType | None, bool]:
+    """The slice type the lowered ``text`` names, or the one its hint words and targets vote for.
+
+    :returns: the type (None when nothing names or votes for one) and whether one was found.
+    """
+    explicit = [name for name in SLICE_TYPES if re.search(rf"\b(?:{v.EXPLICIT[name]})\b", text)]
     if len(explicit) > 1:
         raise IntentValidationError.single(
             FIELD,
@@ -218,159 +179,51 @@ def _slice_type(text: str) -> tuple[SliceType | None, bool]:
         )
     if explicit:
         return explicit[0], True
-    hits = {name: len(re.findall(rf"\b(?:{_HINTS[name]})\b", text)) for name in _TIE_ORDER}
-    best = max(hits.values())
+    votes = {name: len(re.findall(rf"\b(?:{v.HINTS[name]})\b", text)) for name in _TIE_ORDER}
+    for name, count in _target_votes(requirements).items():
+        votes[name] += count
+    best = max(votes.values())
     if best == 0:
         return None, False
-    return next(name for name in _TIE_ORDER if hits[name] == best), True
+    return next(name for name in _TIE_ORDER if votes[name] == best), True
 
 
-def _number(raw: str, *, what: str) -> float:
-    cleaned = raw.replace(",", "").replace(" ", "")
-    try:
-        if "^" in cleaned:
-            base, exponent = cleaned.split("^")
-            return float(base) ** float(exponent)
-        return float(cleaned)
-    except (ValueError, OverflowError):
-        raise IntentValidationError.single(FIELD, f"{what} {raw!r} is not a number", stage=STAGE) from None
+def _target_votes(requirements: list[Requirement]) -> dict[SliceType, int]:
+    """Votes from the targets: tight latency (2), five nines or 1 ms jitter (1) for URLLC; a fast
+    downlink (1) for eMBB; 10,000 UEs or more (1) for mMTC."""
+    value = {req.name: req.value * UNITS[KINDS[req.name].dimension][req.unit] for req in requirements}
+    latencies = [value[name] for name in ("DlLatency", "UlLatency") if name in value]
+    urllc = 2 if latencies and min(latencies) <= 10 else 0
+    if value.get("reliability", 0) >= 99.999 or value.get("jitter", 2) <= 1:
+        urllc += 1
+    return {
+        "URLLC": urllc,
+        "eMBB": int(value.get("DlThptPerUE", 0) >= 100_000),
+        "mMTC": int(value.get("maxNumberofUEs", 0) >= 10_000),
+    }
 
 
-def _requirement(name: str, value: float, unit: str) -> Requirement:
-    kind = KINDS[name]
-    check_range(
-        value * UNITS[kind.dimension][unit],
-        kind.dimension,
-        field=FIELD,
-        stage=STAGE,
-        what=name,
-        unit=CANONICAL_UNIT[kind.dimension] or "UEs",
-    )
-    return Requirement(name=name, condition=kind.condition, value=value, unit=unit)
-
-
-def _throughputs(text: str) -> list[Requirement]:
-    found = []
-    for match in _THPT.finditer(text):
-        raw, prefix, word = match.group(1), match.group(2), match.group(3)
-        letter = _THPT_WORD.get(word, "?") if word else prefix
-        if letter not in _THPT_PREFIX:
-            unit = match.group(0)[len(raw) :].strip()
-            raise IntentValidationError.single(
-                FIELD, f"unknown throughput unit {unit!r}; use kbps, Mbps or Gbps", stage=STAGE
-            )
-        value = _number(raw, what="throughput")
-        direction = _direction(text, match.start(), match.end())
-        name = "UlThptPerUE" if direction == "ul" else "DlThptPerUE"
-        found.append(_requirement(name, value, _THPT_PREFIX[letter]))
-    return found
-
-
-def _direction(text: str, start: int, end: int) -> str:
-    after = text[end : end + 24]
-    before = text[max(0, start - 32) : start]
-    before = re.split(r"[,;.]| and ", before)[-1]
-    after = re.split(r"[,;.]| and |\d", after)[0]
-    for window in (after, before):
-        dl = _DL_WORDS.search(window)
-        ul = _UL_WORDS.search(window)
-        if dl and not ul:
-            return "dl"
-        if ul and not dl:
-            return "ul"
-        if dl and ul:
-            return "dl" if dl.start() < ul.start() else "ul"
-    return "dl"
-
-
-def _times(text: str, keyword: str) -> list[Requirement]:
-    found = []
-    before = re.compile(
-        _NUM + r"\s*" + _UNIT_WORD + r"\s*(?:(?:e2e|end-to-end|one-way|round-trip|"
-        r"uplink|downlink|ul|dl|max(?:imum)?)\s+)*" + keyword + r"\b"
-    )
-    after = re.compile(
-        r"\b((?:uplink|downlink|ul|dl)\s+)?" + keyword + r"\s*" + _QUALIFIER + _NUM + r"\s*" + _UNIT_WORD
-    )
-    spans: list[tuple[int, int]] = []
-    for pattern, number_group, unit_group in ((before, 1, 2), (after, 2, 3)):
-        for match in pattern.finditer(text):
-            if any(s <= match.start() < e or s < match.end() <= e for s, e in spans):
-                continue
-            spans.append(match.span())
-            unit_word = match.group(unit_group) or ""
-            unit = _TIME_UNITS.get(unit_word)
-            value = _number(match.group(number_group), what=keyword)
-            if unit is None:
-                reason = (
-                    f"{keyword} {match.group(number_group)} has no unit; say for example 5 ms"
-                    if not unit_word
-                    else f"unknown {keyword} unit {unit_word!r}; use ms, s or us"
-                )
-                raise IntentValidationError.single(FIELD, reason, stage=STAGE)
-            span_text = match.group(0)
-            uplink = re.search(r"\b(uplink|ul)\b", span_text) is not None
-            name = "jitter" if keyword == "jitter" else ("UlLatency" if uplink else "DlLatency")
-            found.append((match.start(), _requirement(name, value, unit)))
-    return [req for _, req in sorted(found, key=lambda pair: pair[0])]
-
-
-def _percentages(text: str) -> list[Requirement]:
-    found = []
-    spans: list[tuple[int, int]] = []
-    for pattern, number_group, percent_group, word_group in (
-        (_PERCENT_AFTER, 1, 2, 3),
-        (_PERCENT_BEFORE, 2, 3, 1),
-    ):
-        for match in pattern.finditer(text):
-            if any(s <= match.start() < e for s, e in spans):
-                continue
-            spans.append(match.span())
-            word = match.group(word_group)
-            name = "availability" if word in ("availability", "uptime") else "reliability"
-            value = _number(match.group(number_group), what=name)
-            if not match.group(percent_group):
-                raise IntentValidationError.single(
-                    FIELD,
-                    f"{name} {match.group(number_group)} needs a % sign, for example 99.999%",
-                    stage=STAGE,
-                )
-            found.append((match.start(), _requirement(name, value, "%")))
-    return [req for _, req in sorted(found, key=lambda pair: pair[0])]
-
-
-def _user_equipment(text: str) -> list[Requirement]:
-    found = []
-    for match in _UES.finditer(text):
-        value = _number(match.group(1), what="number of UEs")
-        multiplier = {"k": 1e3, "thousand": 1e3, "m": 1e6, "million": 1e6}.get(match.group(2) or "", 1)
-        value *= multiplier
-        if value != int(value):
-            raise IntentValidationError.single(
-                FIELD, f"number of UEs {value:g} is not a whole number", stage=STAGE
-            )
-        found.append(_requirement("maxNumberofUEs", value, ""))
-    return found
-
-
-def _priority(text: str) -> int | None:
-    match = _PRIORITY_NUM.search(text)
+def _priority(text: str) -> tuple[int | None, list[Span]]:
+    """The priority the text gives (None if none) and the span of its number."""
+    match = v.PRIORITY_NUM.search(text)
     if match:
-        value = _number(match.group(1), what="priority")
+        value = number(match.group(1), what="priority")
         if value != int(value) or not 1 <= value <= 100:
             raise IntentValidationError.single(
                 FIELD, f"priority {match.group(1)} must be a whole number from 1 to 100", stage=STAGE
             )
-        return int(value)
-    word = _PRIORITY_WORD.search(text)
-    return _PRIORITY_WORDS[word.group(1)] if word else None
+        return int(value), [match.span(1)]
+    word = v.PRIORITY_WORD.search(text)
+    if word is None:
+        return None, []
+    return v.PRIORITY_WORDS[word.group(1) or word.group(2).replace("-", " ")], []
 
 
 def _sites(text: str, settings: Settings) -> list[str]:
     catalogue = settings.catalogue
-    if _ALL_SITES.search(text):
+    if v.ALL_SITES.search(text):
         return list(catalogue.names)
-    if _BOTH_SITES.search(text):
+    if v.BOTH_SITES.search(text):
         if len(catalogue.names) != 2:
             raise IntentValidationError.single(
                 FIELD,
@@ -390,19 +243,37 @@ def _sites(text: str, settings: Settings) -> list[str]:
 
 
 def _refuse_unknown_sites(text: str, settings: Settings) -> None:
-    words = sorted(
-        {m.group(1) for m in (re.fullmatch(r"([a-z]+)-?[0-9]+", n) for n in settings.catalogue.names) if m}
-    )
-    if not words:
+    pattern = _site_like(settings)
+    if pattern is None:
         return
-    pattern = rf"(?<![a-z0-9-])((?:{'|'.join(words)})(?:[- ]?site)?[- ]?[0-9]+)(?![a-z0-9-])"
     known_spoken = {spoken for site in settings.catalogue.sites for spoken in site.spoken_names()}
-    for match in re.finditer(pattern, text):
+    for match in pattern.finditer(text):
         if match.group(1) not in known_spoken:
             known = ", ".join(settings.catalogue.names)
             raise IntentValidationError.single(
                 FIELD, f"unknown site {match.group(1)!r}; known sites are {known}", stage=STAGE
             )
+
+
+def _site_like(settings: Settings) -> re.Pattern[str] | None:
+    """Names shaped like the catalogue's ("edge7", "edge site 9"), known or not; None if no site has one."""
+    words = sorted(
+        {m.group(1) for m in (re.fullmatch(r"([a-z]+)-?[0-9]+", n) for n in settings.catalogue.names) if m}
+    )
+    if not words:
+        return None
+    return re.compile(rf"(?<![a-z0-9-])((?:{'|'.join(words)})(?:[- ]?site)?[- ]?[0-9]+)(?![a-z0-9-])")
+
+
+def site_spans(text: str, settings: Settings) -> list[Span]:
+    """Where the lowered ``text`` names a site, or something shaped like a site name."""
+    spans = []
+    for site in settings.catalogue.sites:
+        for spoken in site.spoken_names():
+            pattern = rf"(?<![a-z0-9-]){re.escape(spoken)}(?![a-z0-9-])"
+            spans += [match.span() for match in re.finditer(pattern, text)]
+    pattern = _site_like(settings)
+    return spans + ([match.span() for match in pattern.finditer(text)] if pattern else [])
 
 
 def _check_override(sites: list[str], settings: Settings) -> list[str]:

@@ -9,6 +9,7 @@ generic ``ExpectationTarget`` objects, which 28.312 allows.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from .errors import IntentValidationError
@@ -85,3 +86,35 @@ def to_canonical(value: float, unit: str, kind: TargetKind, *, field: str, stage
             stage=stage,
         )
     return value * factors[unit]
+
+
+WHOLE_MS = frozenset({"DlLatency", "UlLatency"})
+"""Targets TS 28.312 carries in whole milliseconds (``DLLatencyTarget`` and ``ULLatencyTarget``:
+``targetValueRange`` of ``type: integer``)."""
+
+
+def whole_ms(millis: float) -> int | None:
+    """``millis`` as an int when it is a whole number of milliseconds (to within float noise), else None."""
+    if not math.isfinite(millis):
+        return None
+    nearest = round(millis)
+    return nearest if abs(millis - nearest) <= 1e-9 * max(1.0, abs(millis)) else None
+
+
+def check_whole_ms(name: str, value: float, unit: str, *, field: str, stage: str, where: str = "") -> None:
+    """Refuse a DlLatency or UlLatency that is not a whole number of ms once converted to ms.
+
+    :param value: the value as given, in ``unit`` (a time unit).
+    :param where: words put before the message (``condition 1: ``).
+    """
+    millis = value * UNITS["time"].get(unit, math.nan)
+    if name not in WHOLE_MS or not math.isfinite(millis) or whole_ms(millis) is not None:
+        return
+    said = f"{value:g} {unit}" if unit == "ms" else f"{value:g} {unit} ({millis:g} ms)"
+    lower, upper = math.floor(millis), math.ceil(millis)
+    choices = f"{lower} ms or {upper} ms" if lower >= 1 else f"{upper} ms"
+    raise IntentValidationError.single(
+        field,
+        f"{where}{name} {said}: TS 28.312 carries latency in whole milliseconds; say {choices}",
+        stage=stage,
+    )

@@ -26,7 +26,14 @@ from rdflib.collection import Collection
 from .errors import IntentValidationError
 from .limits import MAX_TARGETS, check_range
 from .slice import Requirement, SliceIntent
-from .targets import CANONICAL_UNIT, CONDITION_TO_QUAN, QUAN_TO_CONDITION, kind_of, to_canonical
+from .targets import (
+    CANONICAL_UNIT,
+    CONDITION_TO_QUAN,
+    QUAN_TO_CONDITION,
+    check_whole_ms,
+    kind_of,
+    to_canonical,
+)
 
 if TYPE_CHECKING:
     from rdflib.term import Node
@@ -259,6 +266,7 @@ def _condition(graph: Graph, node: Node, index: int) -> Requirement:
     )
     if kind.dimension == "count" and not value.is_integer():
         _fail(f"{where} ({name}): {value:g} is not a whole number")
+    check_whole_ms(name, value, unit, field=FIELD, stage=STAGE, where=f"{where}: ")
     return Requirement(name=name, condition=QUAN_TO_CONDITION[_local_name(operator)], value=value, unit=unit)
 
 

@@ -35,6 +35,38 @@ BASE_TEXT = "URLLC slice with 5 ms latency at edge1"
         ("URLLC at edge1 with priority 500", "text", "priority 500 must be a whole number from 1 to 100"),
         ("URLLC with 99.999 reliability at edge1", "text", "needs a % sign"),
         ("URLLC slice with 5 ms latency", "text", "names no target site; name one of edge1, edge2, edge3"),
+        (
+            "eMBB at edge1 with 3 GB storage",
+            "text",
+            "'3 GB storage' is not a target the compiler reads "
+            "(latency, jitter, throughput, reliability, availability, number of UEs)",
+        ),
+        ("eMBB at edge1 for 2 hours", "text", "'2 hours' is not a target the compiler reads"),
+        (
+            "mMTC at edge1 for 500 widgets",
+            "text",
+            "'500 widgets': unknown counted noun 'widgets'; count UEs as devices, users, sensors",
+        ),
+        ("mMTC at edge1 for 500 smart widgets", "text", "unknown counted noun 'smart widgets'"),
+        (
+            "URLLC at edge1 with 7.5 ms latency",
+            "text",
+            "DlLatency 7.5 ms: TS 28.312 carries latency in whole milliseconds; say 7 ms or 8 ms",
+        ),
+        (
+            "URLLC at edge1, 800 us latency",
+            "text",
+            "DlLatency 800 us (0.8 ms): TS 28.312 carries latency in whole milliseconds; say 1 ms",
+        ),
+        ("URLLC at edge1 with uplink latency of 0.0125 s", "text", "UlLatency 0.0125 s (12.5 ms)"),
+        ("slice 7 at edge1", "text", "the number 7 in 'slice 7 at' is not attached to any target"),
+        ("URLLC at edge1 with 5 ms", "text", "'5 ms' is not attached to any target; say for example"),
+        ("eMBB at edge1 with 99.9%", "text", "'99.9%' is not attached to any target"),
+        ("URLLC at edge1 with 1e999 ms latency", "text", "DlLatency inf ms is out of range"),
+        ("URLLC at edge1 with packet loss of 0.01", "text", "packet loss 0.01 needs a % sign"),
+        ("URLLC at edge1 with packet loss of 150%", "text", "packet loss 150 % is out of range"),
+        ("URLLC at edge1 with 5 minutes delay", "text", "unknown latency unit 'minutes'"),
+        ("eMBB at edge1 with 2 TB/s download", "text", "unknown throughput unit 'TB/s'"),
     ],
 )
 def test_parse_rejects(settings, text, field, message):
@@ -44,6 +76,24 @@ def test_parse_rejects(settings, text, field, message):
     assert error.stage == "parse"
     assert error.errors[0].field == field
     assert message in error.errors[0].reason
+
+
+def test_every_leftover_is_named_at_once(settings):
+    with pytest.raises(IntentValidationError) as caught:
+        api.parse("URLLC with 5 ms latency at edge1 with 3 GB storage for 2 hours and 500 widgets", settings)
+    reasons = [error.reason for error in caught.value.errors]
+    assert [error.field for error in caught.value.errors] == ["text"] * 3
+    assert "'3 GB storage'" in reasons[0]
+    assert "'2 hours'" in reasons[1]
+    assert "'500 widgets'" in reasons[2]
+
+
+def test_an_unread_number_refuses_the_whole_text(settings):
+    with pytest.raises(IntentValidationError) as caught:
+        api.parse("URLLC slice with 5 ms latency for 300 cameras at edge1 in zone 4", settings)
+    assert [str(error) for error in caught.value.errors] == [
+        "text: the number 4 in 'zone 4' is not attached to any target"
+    ]
 
 
 def test_parse_rejects_unknown_override_site(settings):
@@ -171,6 +221,18 @@ BAD_DOCUMENTS = [
         lambda s: _turtle(s, '"5"^^xsd:decimal', '"-5"^^xsd:decimal'),
         "expression.expressionValue",
         "DlLatency -5 ms is out of range",
+    ),
+    (
+        "fractional latency in turtle",
+        lambda s: _turtle(s, '"5"^^xsd:decimal', '"7.5"^^xsd:decimal'),
+        "expression.expressionValue",
+        "condition 1: DlLatency 7.5 ms: TS 28.312 carries latency in whole milliseconds; say 7 ms or 8 ms",
+    ),
+    (
+        "sub-millisecond latency in turtle",
+        lambda s: _turtle(s, '"5"^^xsd:decimal ; quan:unit "ms"', '"800"^^xsd:decimal ; quan:unit "us"'),
+        "expression.expressionValue",
+        "DlLatency 800 us (0.8 ms): TS 28.312 carries latency in whole milliseconds; say 1 ms",
     ),
     (
         "no slice type",

@@ -6,6 +6,7 @@ import pytest
 
 from include.compiler import api
 from include.compiler.convert import target_value
+from include.compiler.errors import IntentValidationError
 from include.compiler.targets import KINDS
 
 SPECIFIC_TARGET_SCHEMAS = {
@@ -132,3 +133,49 @@ def test_missing_priority_and_id_are_filled_and_recorded(settings, many_targets_
 def test_convert_is_deterministic(settings, many_targets_intent):
     first = api.to_28312(many_targets_intent.to_json(), settings).to_json()
     assert api.to_28312(many_targets_intent.to_json(), settings).to_json() == first
+
+
+def test_integer_ms_rule_refuses_fractional_latency_in_text(settings):
+    with pytest.raises(IntentValidationError) as caught:
+        api.parse("URLLC slice with 7.5 ms latency at edge1", settings)
+    assert caught.value.stage == "parse"
+    assert "DlLatency 7.5 ms" in caught.value.errors[0].reason
+    assert "say 7 ms or 8 ms" in caught.value.errors[0].reason
+
+
+def test_integer_ms_rule_refuses_fractional_latency_in_turtle(settings):
+    document = api.parse("URLLC slice with 5 ms latency at edge1", settings).to_json()
+    turtle = document["expression"]["expressionValue"].replace('"5"^^xsd:decimal', '"7.5"^^xsd:decimal')
+    document["expression"] = {"@type": "TurtleExpression", "expressionValue": turtle}
+    with pytest.raises(IntentValidationError) as caught:
+        api.to_28312(document, settings)
+    assert caught.value.stage == "convert"
+    assert "DlLatency 7.5 ms: TS 28.312 carries latency in whole milliseconds" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "expected"),
+    [
+        ("URLLC at edge1, 2000 us latency", "DlLatency", 2),
+        ("URLLC at edge1, uplink latency below 0.007 s", "UlLatency", 7),
+        ("URLLC at edge1 with 5 ms latency", "DlLatency", 5),
+    ],
+)
+def test_latency_targets_are_integers(settings, standards_validator, text, name, expected):
+    intent = api.to_28312(api.parse(text, settings), settings)
+    (target,) = intent.intentExpectations[0].expectationTargets
+    assert target.targetName == name
+    assert target.targetValueRange == expected
+    assert type(target.targetValueRange) is int
+    standards_validator(target.to_json(), "TS28312_IntentExpectations.yaml", SPECIFIC_TARGET_SCHEMAS[name])
+
+
+def test_latency_schema_refuses_a_fraction(standards_validator):
+    from jsonschema import ValidationError
+
+    with pytest.raises(ValidationError):
+        standards_validator(
+            {"targetName": "DlLatency", "targetCondition": "IS_LESS_THAN", "targetValueRange": 7.5},
+            "TS28312_IntentExpectations.yaml",
+            "DLLatencyTarget",
+        )

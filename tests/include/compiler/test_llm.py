@@ -89,7 +89,7 @@ def test_no_key_sends_no_authorization_and_json_mode_can_be_off(settings, model)
 
 
 def test_model_reads_what_the_rules_do_not(settings, model):
-    text = "Slice for remote surgery at edge1 with delay under 8 ms, critical"
+    text = "Slice for remote surgery at edge1 with delay under eight ms, critical"
     model.reply = Reply(
         answer(
             sliceType="URLLC",
@@ -115,10 +115,10 @@ def test_answer_in_a_code_fence_and_defaults_recorded(settings, model):
     model.reply = Reply(
         completion(
             '```json\n{"sliceType": null, "sites": ["edge1"], "targets": '
-            '[{"name": "DlThptPerUE", "value": 300, "unit": "Mbps"}]}\n```'
+            '[{"name": "DlThptPerUE", "value": 30, "unit": "Mbps"}]}\n```'
         )
     )
-    text = "300 Mbps per user at edge1"
+    text = "30 Mbps per user at edge1"  # below 100 Mbit/s: no vote for eMBB, the default applies
     outcome = parse_text(text, settings, llm=config(model))
     assert outcome.path == "llm"
     assert without_parser(outcome.intent) == api.parse(text, settings).to_json()
@@ -126,6 +126,33 @@ def test_answer_in_a_code_fence_and_defaults_recorded(settings, model):
         c.contextAttribute: c.contextValueRange for c in api.to_28312(outcome.intent, settings).intentContexts
     }
     assert sorted(contexts["defaultsApplied"]) == ["observationPeriod", "priority", "sliceType"]
+
+
+def test_with_no_slice_type_the_targets_vote_as_in_the_parser(settings, model):
+    text = "2 ms latency at edge1"
+    model.reply = Reply(
+        answer(sliceType=None, sites=["edge1"], targets=[{"name": "DlLatency", "value": 2, "unit": "ms"}])
+    )
+    outcome = parse_text(text, settings, llm=config(model))
+    assert outcome.path == "llm"
+    assert without_parser(outcome.intent) == api.parse(text, settings).to_json()
+    assert 'e5g:sliceType "URLLC"' in outcome.intent.expression.expressionValue
+    assert 'e5g:defaultApplied "sliceType"' not in outcome.intent.expression.expressionValue
+
+
+@pytest.mark.parametrize(
+    ("text", "targets", "priority"),
+    [
+        ("eMBB at edge1 for 10k sensors", [{"name": "maxNumberofUEs", "value": 10_000, "unit": ""}], None),
+        ("eMBB at edge1, 100 MB/s", [{"name": "DlThptPerUE", "value": 800, "unit": "Mbps"}], None),
+        ("URLLC at edge1, 0.01% packet loss", [{"name": "reliability", "value": 99.99, "unit": "%"}], None),
+        ("URLLC at edge1, latency 0.5 s", [{"name": "DlLatency", "value": 500, "unit": "ms"}], None),
+        ("5G URLLC at edge site 1, priority 10", [], 10),
+    ],
+)
+def test_an_answer_that_carries_every_number_is_used(settings, model, text, targets, priority):
+    model.reply = Reply(answer(sliceType="URLLC", sites=["edge1"], targets=targets, priority=priority))
+    assert parse_text(text, settings, llm=config(model)).path == "llm"
 
 
 def test_site_override_wins_over_the_answer(settings, model):
@@ -195,6 +222,27 @@ INJECTED = (
                 )
             ),
             "unknown target 'Teleport'",
+        ),
+        (
+            "URLLC slice with 5 ms latency for 300 cameras at edge2",
+            Reply(GOOD),
+            "the model's answer leaves '300 cameras' of the text unread",
+        ),
+        (
+            TEXT,
+            Reply(answer(sliceType="URLLC", sites=["edge2"], targets=[])),
+            "leaves '5 ms' of the text unread",
+        ),
+        (
+            TEXT,
+            Reply(
+                answer(
+                    sliceType="URLLC",
+                    sites=["edge2"],
+                    targets=[{"name": "DlLatency", "value": 4.5, "unit": "ms"}],
+                )
+            ),
+            "DlLatency 4.5 ms: TS 28.312 carries latency in whole milliseconds",
         ),
         (TEXT, Reply(b'{"object": "chat.completion"}'), "not a chat completion"),
         (TEXT, Reply(b"<html>gateway</html>"), "answer is not JSON"),
@@ -266,6 +314,7 @@ def test_an_echoed_key_is_redacted_from_the_reason(settings, model, caplog):
         ("URLLC at edge7", Reply(b"{}", status=500)),
         ("URLLC at edge7", Reply(GOOD)),  # a good-looking answer cannot hide the unknown site in the text
         ("please make it nice", Reply(answer(sliceType="eMBB", sites=[], targets=[]))),
+        ("eMBB at edge1 with 3 GB storage", Reply(answer(sliceType="eMBB", sites=["edge1"], targets=[]))),
         ("", Reply(GOOD)),
     ],
 )

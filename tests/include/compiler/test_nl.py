@@ -84,6 +84,14 @@ def test_acceptance_sentences(request, text, slice_type, sites, targets, catalog
         ("video streaming for sensors and video analytics at edge2", "eMBB"),  # 2 video hints vs 1 sensor
         ("slice for sensors and video at edge2", "mMTC"),  # tie: mMTC before eMBB
         ("gaming and iot at edge1", "URLLC"),  # tie: URLLC first
+        ("real-time control for industrial automation at edge1", "URLLC"),
+        ("telesurgery at edge1", "URLLC"),
+        ("remote surgery at edge1", "URLLC"),
+        ("robotics cell at edge1", "URLLC"),
+        ("AR/VR at edge1", "URLLC"),
+        ("V2X at edge1", "URLLC"),
+        ("4K streaming at edge1", "eMBB"),
+        ("metering at edge1", "mMTC"),
     ],
 )
 def test_slice_type_precedence(settings, text, expected):
@@ -91,11 +99,33 @@ def test_slice_type_precedence(settings, text, expected):
 
 
 def test_default_slice_type_is_explicit(settings):
-    parsed = parse_text("slice with 100 Mbps at edge1", settings)
+    text = "slice for 500 devices at edge1"  # no name, no hint, and no target votes
+    parsed = parse_text(text, settings)
     assert parsed.intent.slice_type == settings.compiler.defaults.sliceType
     assert "sliceType" in parsed.intent.defaults_applied
-    turtle = api.parse("slice with 100 Mbps at edge1", settings).expression.expressionValue
+    turtle = api.parse(text, settings).expression.expressionValue
     assert 'e5g:defaultApplied "sliceType"' in turtle
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2 ms latency at edge1", "URLLC"),
+        ("99.9999% reliability at edge1", "URLLC"),
+        ("jitter under 1 ms at edge1", "URLLC"),
+        ("1 Gbps downlink at edge1", "eMBB"),
+        ("50,000 meters at edge1", "mMTC"),
+        ("video with 2 ms latency at edge1", "URLLC"),  # 2 latency votes beat 1 hint
+        ("video streaming with 2 ms latency at edge1", "URLLC"),  # 2 against 2: the tie goes URLLC
+        ("sensors with 1 Gbps download at edge1", "mMTC"),  # 1 against 1: mMTC before eMBB
+        ("eMBB slice with 2 ms latency at edge1", "eMBB"),  # an explicit name beats the targets
+        ("mMTC with 99.9999% reliability at edge1", "mMTC"),
+    ],
+)
+def test_targets_vote_for_the_slice_type(settings, text, expected):
+    parsed = parse_text(text, settings)
+    assert parsed.intent.slice_type == expected
+    assert "sliceType" not in parsed.intent.defaults_applied
 
 
 def test_explicit_values_are_not_marked_default(settings):
@@ -113,7 +143,7 @@ def test_explicit_values_are_not_marked_default(settings):
         ("eMBB at edge1 with 2 gigabits per second download", "DlThptPerUE", 2, "Gbit/s"),
         ("eMBB at edge1 with 300 Mbps bandwidth", "DlThptPerUE", 300, "Mbit/s"),  # no direction: downlink
         ("URLLC at edge1, latency below 0.5 s", "DlLatency", 0.5, "s"),
-        ("URLLC at edge1, 800 us latency", "DlLatency", 800, "us"),
+        ("URLLC at edge1, 2000 us latency", "DlLatency", 2000, "us"),
         ("URLLC at edge1 with uplink latency of 4 ms", "UlLatency", 4, "ms"),
         ("URLLC at edge1 with jitter under 1 ms", "jitter", 1, "ms"),
         ("URLLC at edge1 with 99.9999% reliability", "reliability", 99.9999, "%"),
@@ -139,6 +169,102 @@ def test_throughput_units_convert_to_kbps(settings):
 def test_latency_in_seconds_converts_to_ms(settings):
     _, found = targets_after_convert("URLLC at edge1, latency below 0.5 s", settings)
     assert found == {"DlLatency": 500}
+
+
+def test_byte_rates_are_eight_bits_a_byte(settings):
+    _, found = targets_after_convert("eMBB at edge1 with 100 MB/s download and 2 MBps upload", settings)
+    assert found == {"DlThptPerUE": 800_000, "UlThptPerUE": 16_000}
+
+
+DL, UL, LAT, ULAT, JIT, REL, AVA, UES = (
+    "DlThptPerUE",
+    "UlThptPerUE",
+    "DlLatency",
+    "UlLatency",
+    "jitter",
+    "reliability",
+    "availability",
+    "maxNumberofUEs",
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "slice_type", "targets"),
+    [
+        # latency and its synonyms
+        ("URLLC at edge1 with 8 ms delay", "URLLC", [(LAT, 8, "ms")]),
+        ("Slice for remote surgery at edge1 with delay under 8 ms", "URLLC", [(LAT, 8, "ms")]),
+        ("URLLC at edge1 with a response time of 5 ms", "URLLC", [(LAT, 5, "ms")]),
+        ("URLLC at edge1 with 20 ms round-trip time", "URLLC", [(LAT, 20, "ms")]),
+        ("URLLC at edge1 with RTT of 10 ms", "URLLC", [(LAT, 10, "ms")]),
+        ("cloud gaming at edge1, ping below 15 ms", "URLLC", [(LAT, 15, "ms")]),
+        ("URLLC at edge1 with uplink delay of 4 ms", "URLLC", [(ULAT, 4, "ms")]),
+        ("URLLC at edge1; latency must be below 3 ms", "URLLC", [(LAT, 3, "ms")]),
+        ("URLLC at edge1, 2000 us latency", "URLLC", [(LAT, 2000, "us")]),
+        ("URLLC at edge1 with 1 ms delay variation", "URLLC", [(JIT, 1, "ms")]),
+        # throughput nouns, per device, byte rates
+        ("eMBB at edge1 with bandwidth of 200 Mbps per user", "eMBB", [(DL, 200, "Mbit/s")]),
+        ("eMBB at edge1 with download speed of 50 Mbps", "eMBB", [(DL, 50, "Mbit/s")]),
+        ("eMBB at edge1, data rate 20 Mbit/s uplink", "eMBB", [(UL, 20, "Mbit/s")]),
+        ("eMBB at edge1 with a bit rate of 8 Mbps", "eMBB", [(DL, 8, "Mbit/s")]),
+        ("eMBB at edge1 with capacity of 1 Gbps per device", "eMBB", [(DL, 1, "Gbit/s")]),
+        ("eMBB at edge1 with up to 100 Mbps", "eMBB", [(DL, 100, "Mbit/s")]),  # "up to" is no uplink
+        ("eMBB at edge1 with 100 MB/s per device", "eMBB", [(DL, 800, "Mbit/s")]),
+        ("eMBB at edge1 with 2 GB/s download", "eMBB", [(DL, 16, "Gbit/s")]),
+        ("eMBB at edge1 with 10 MBps upload", "eMBB", [(UL, 80, "Mbit/s")]),
+        ("eMBB at edge1 with 100 Mb/s download", "eMBB", [(DL, 100, "Mbit/s")]),  # small b: bits
+        ("eMBB at edge1 with 25 megabytes per second", "eMBB", [(DL, 200, "Mbit/s")]),
+        # reliability and availability
+        ("URLLC at edge1 with packet loss of 0.01 %", "URLLC", [(REL, 99.99, "%")]),
+        ("URLLC at edge1 with 0.001% packet loss", "URLLC", [(REL, 99.999, "%")]),
+        ("URLLC at edge1 with five nines reliability", "URLLC", [(REL, 99.999, "%")]),
+        ("URLLC at edge1, reliability of six nines", "URLLC", [(REL, 99.9999, "%")]),
+        ("eMBB at edge1 with four nines availability", "eMBB", [(AVA, 99.99, "%")]),
+        ("eMBB at edge1 with three nines uptime", "eMBB", [(AVA, 99.9, "%")]),
+        # counted nouns
+        ("URLLC at edge1 for up to 500 robots", "URLLC", [(UES, 500, "")]),
+        ("URLLC at edge1 for 300 cameras", "URLLC", [(UES, 300, "")]),
+        ("URLLC at edge1 for 40 drones", "URLLC", [(UES, 40, "")]),
+        ("URLLC at edge1 for 12 machines", "URLLC", [(UES, 12, "")]),
+        ("mMTC at edge1 for 50,000 smart meters", "mMTC", [(UES, 50_000, "")]),
+        ("eMBB at edge1 for 2,000 phones", "eMBB", [(UES, 2_000, "")]),
+        ("eMBB at edge1 for 800 handsets", "eMBB", [(UES, 800, "")]),
+        ("eMBB at edge1 for 1,200 smartphones", "eMBB", [(UES, 1_200, "")]),
+        ("mMTC at edge1 for 20k endpoints", "mMTC", [(UES, 20_000, "")]),
+        ("mMTC at edge1 for 1 million things", "mMTC", [(UES, 1_000_000, "")]),
+        ("mMTC at edge1 for 5,000 trackers", "mMTC", [(UES, 5_000, "")]),
+        ("mMTC at edge1 for 3,000 wearables", "mMTC", [(UES, 3_000, "")]),
+        ("URLLC at edge1 for 25 AGVs", "URLLC", [(UES, 25, "")]),
+        ("URLLC at edge1 for 64 players", "URLLC", [(UES, 64, "")]),
+        ("eMBB at edge1 for 150 gamers", "eMBB", [(UES, 150, "")]),
+        ("eMBB at edge1 for 900 clients", "eMBB", [(UES, 900, "")]),
+        ("eMBB at edge1 for 10,000 customers", "eMBB", [(UES, 10_000, "")]),
+        ("mMTC at edge1 for at most 5000 devices", "mMTC", [(UES, 5_000, "")]),
+        ("mMTC at edge1 for max 700 sensors", "mMTC", [(UES, 700, "")]),
+        # slice type from the targets (no name, no hint)
+        ("2 ms latency at edge1", "URLLC", [(LAT, 2, "ms")]),
+        ("99.9999% reliability at edge1", "URLLC", [(REL, 99.9999, "%")]),
+        ("1 Gbps downlink at edge1", "eMBB", [(DL, 1, "Gbit/s")]),
+        ("50,000 meters at edge1", "mMTC", [(UES, 50_000, "")]),
+        ("eMBB slice with 2 ms latency at edge1", "eMBB", [(LAT, 2, "ms")]),
+        # several at once, with names that are not quantities
+        (
+            "5G slice for 4K video: 25 MB/s download, 10 ms delay and five nines at edge site 2",
+            "URLLC",  # eMBB 3 (4K, video, 200 Mbit/s) against URLLC 3 (10 ms, five nines): a tie
+            [(DL, 200, "Mbit/s"), (LAT, 10, "ms"), (REL, 99.999, "%")],
+        ),
+        (
+            "3GPP URLLC for 200 AGVs at edge1: RTT under 4 ms, 0.001% packet loss, 1 ms jitter",
+            "URLLC",
+            [(LAT, 4, "ms"), (JIT, 1, "ms"), (REL, 99.999, "%"), (UES, 200, "")],
+        ),
+    ],
+)
+def test_every_quantity_is_read(settings, text, slice_type, targets):
+    parsed = parse_text(text, settings)
+    assert parsed.intent.slice_type == slice_type
+    found = [(req.name, req.value, req.unit) for req in parsed.intent.requirements]
+    assert found == [(name, pytest.approx(value), unit) for name, value, unit in targets]
 
 
 @pytest.mark.parametrize(

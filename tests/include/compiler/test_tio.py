@@ -67,3 +67,45 @@ def test_remote_jsonld_context_is_refused(settings, many_targets_intent):
     }
     with pytest.raises(IntentValidationError, match="remote @context"):
         api.to_28312(document, settings)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "unit", "message"),
+    [
+        (
+            "DlLatency",
+            7.5,
+            "ms",
+            "condition 1: DlLatency 7.5 ms: TS 28.312 carries latency in whole milliseconds",
+        ),
+        ("UlLatency", 0.0125, "s", "condition 1: UlLatency 0.0125 s (12.5 ms)"),
+        (
+            "DlLatency",
+            800,
+            "us",
+            "DlLatency 800 us (0.8 ms): TS 28.312 carries latency in whole milliseconds; say 1 ms",
+        ),
+    ],
+)
+def test_latency_must_be_whole_milliseconds(name, value, unit, message):
+    intent = SliceIntent(
+        slice_type="URLLC",
+        sites=("edge1",),
+        requirements=(Requirement(name=name, condition="IS_LESS_THAN", value=value, unit=unit),),
+    )
+    with pytest.raises(IntentValidationError) as caught:
+        from_graph(parse_turtle(to_turtle(intent, "x1")))
+    assert caught.value.stage == "convert"
+    assert message in caught.value.errors[0].reason
+
+
+def test_whole_milliseconds_in_other_units_and_fractional_jitter_are_read():
+    intent = SliceIntent(
+        slice_type="URLLC",
+        sites=("edge1",),
+        requirements=(
+            Requirement(name="DlLatency", condition="IS_LESS_THAN", value=2000, unit="us"),
+            Requirement(name="jitter", condition="IS_LESS_THAN", value=0.5, unit="ms"),
+        ),
+    )
+    assert from_graph(parse_turtle(to_turtle(intent, "x1"))) == intent
