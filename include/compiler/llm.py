@@ -30,9 +30,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-import time
 from dataclasses import dataclass, field
-from http.client import HTTPConnection, HTTPException, HTTPSConnection
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -42,6 +40,8 @@ from . import api
 from .config import SLICE_TYPES, Settings, SliceType
 from .errors import IntentValidationError
 from .limits import MAX_SITES, MAX_TARGETS, MAX_TEXT_CHARS
+from .llm_transport import LLMFailure, post
+from .llm_transport import short as _short
 from .nl import ParsedText, _check_override, _check_unique, _sites, assemble, lower, site_spans, slice_type_of
 from .quantities import requirement as _requirement
 from .quantities import unanswered
@@ -128,14 +128,6 @@ class ParseOutcome:
     def summary(self) -> dict[str, str | None]:
         """``{"path", "fallbackReason", "model"}``, for an API answer or a log line."""
         return {"path": self.path, "fallbackReason": self.fallback_reason, "model": self.model}
-
-
-class LLMFailure(Exception):
-    """The model's answer cannot be used; ``reason`` says why (never holds the API key)."""
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-        super().__init__(reason)
 
 
 class _Strict(BaseModel):
@@ -287,7 +279,7 @@ def ask(text: str, settings: Settings, llm: LLMConfig) -> str:
     }
     if llm.json_mode:
         payload["response_format"] = {"type": "json_object"}
-    body = _post(llm, json.dumps(payload).encode())
+    body = post(llm, json.dumps(payload).encode())
     try:
         completion = json.loads(body)
         content = completion["choices"][0]["message"]["content"]
@@ -415,68 +407,6 @@ def _target(target: _Target) -> Requirement:
     if kind.dimension == "count" and not float(target.value).is_integer():
         raise LLMFailure(f"the model's answer gives {kind.name} {target.value:g}, not a whole number")
     return _requirement(kind.name, float(target.value), unit)
-
-
-def _post(llm: LLMConfig, payload: bytes) -> bytes:
-    """POST ``payload`` to the chat completions endpoint within ``llm.timeout`` seconds in all."""
-    url = urlsplit(llm.endpoint)
-    deadline = time.monotonic() + llm.timeout
-    connection_class = HTTPSConnection if url.scheme == "https" else HTTPConnection
-    connection = connection_class(url.hostname, url.port, timeout=llm.timeout)
-    headers = {"Content-Type": "application/json", "Accept": "application/json"}
-    if llm.api_key:
-        headers["Authorization"] = f"Bearer {llm.api_key}"
-    try:
-        connection.request("POST", url.path, body=payload, headers=headers)
-        _arm(connection, deadline)
-        response = connection.getresponse()
-        if response.status != 200:
-            _arm(connection, deadline)
-            snippet = _short(response.read(512).decode("utf-8", "replace"), 200)
-            raise LLMFailure(
-                f"the model endpoint answered HTTP {response.status} {response.reason}"
-                + (f": {snippet}" if snippet else "")
-            )
-        declared = response.getheader("Content-Length")
-        if declared and declared.isdigit() and int(declared) > llm.max_response_bytes:
-            raise LLMFailure(
-                f"the model's answer is too large ({declared} bytes; the limit is {llm.max_response_bytes})"
-            )
-        body = bytearray()
-        while True:
-            _arm(connection, deadline)
-            chunk = response.read1(65_536)
-            if not chunk:
-                return bytes(body)
-            body += chunk
-            if len(body) > llm.max_response_bytes:
-                raise LLMFailure(f"the model's answer is too large (over {llm.max_response_bytes} bytes)")
-    except TimeoutError:
-        raise LLMFailure(f"timeout: the model did not answer within {llm.timeout:g} s") from None
-    except ConnectionRefusedError:
-        raise LLMFailure(f"cannot reach the model endpoint {url.netloc}: connection refused") from None
-    except HTTPException as exc:
-        raise LLMFailure(f"the model endpoint's answer is not valid HTTP ({type(exc).__name__})") from None
-    except OSError as exc:
-        raise LLMFailure(
-            f"cannot reach the model endpoint {url.netloc}: {exc.strerror or type(exc).__name__}"
-        ) from None
-    finally:
-        connection.close()
-
-
-def _arm(connection: HTTPConnection, deadline: float) -> None:
-    """Let the next socket operation wait only for what is left of the deadline."""
-    left = deadline - time.monotonic()
-    if left <= 0:
-        raise TimeoutError
-    if connection.sock is not None:
-        connection.sock.settimeout(left)
-
-
-def _short(text: str, limit: int = 300) -> str:
-    flat = " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
-    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
 
 
 def _redact(text: str, secret: str | None) -> str:
