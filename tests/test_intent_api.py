@@ -146,6 +146,7 @@ def test_post_api_intent_runs_to_succeeded_and_reports_every_site(running):
     assert set(state["slo"]["slos"]) == {"edge1", "edge2", "edge3"}
     assert state["rollout"]["state"] == "Succeeded" and state["rollout"]["path"].endswith("rollout.json")
     assert state["intentReport"]["href"] == f"/api/intent/{intent_id}/report"
+    assert state["fulfilment"] == {"state": "Fulfilled", "missed": [], "notVerifiable": []}
     assert "evidence" not in state
 
     status, _, report = admin.send("GET", f"/api/intent/{intent_id}/report")
@@ -158,14 +159,20 @@ def test_post_api_intent_runs_to_succeeded_and_reports_every_site(running):
     status, _, resource = admin.send("GET", f"{TMF}/intent/{intent_id}")
     assert status == 200
     assert resource["lifecycleStatus"] == "Succeeded" and resource["@type"] == "Intent"
+    carried = {c["name"]: c for c in resource["characteristic"]}
+    assert carried["fulfilment"]["@type"] == "ObjectCharacteristic"
+    assert carried["fulfilment"]["value"]["state"] == "Fulfilled"
     assert resource["href"] == f"{TMF}/intent/{intent_id}"
     assert resource["expression"]["@type"] in ("TurtleExpression", "JsonLdExpression")
     status, headers, listed = admin.send("GET", f"{TMF}/intent?fields=name,lifecycleStatus")
     assert status == 200 and intent_id in {item["id"] for item in listed}
     assert int(headers["x-total-count"]) >= int(headers["x-result-count"]) == len(listed)
     assert all(set(item) <= {"id", "href", "@type", "name", "lifecycleStatus"} for item in listed)
-    status, _, reports = admin.send("GET", f"{TMF}/intent/{intent_id}/intentReport")
+    status, headers, reports = admin.send("GET", f"{TMF}/intent/{intent_id}/intentReport")
     assert status == 200 and [r["intent"]["id"] for r in reports] == [intent_id]
+    assert headers["x-total-count"] == headers["x-result-count"] == "1"
+    status, _, report = admin.send("GET", reports[0]["href"])  # the report's href is served
+    assert status == 200 and report == reports[0]
 
 
 def test_tmf921_create_then_delete_withdraws_by_revert_commits(running):
@@ -189,8 +196,8 @@ def test_tmf921_create_then_delete_withdraws_by_revert_commits(running):
     status, _, accepted = admin.send("DELETE", f"{TMF}/intent/{intent_id}")
     assert status == 202, accepted
     assert accepted["lifecycleStatus"] == "Withdrawing" and accepted["dagId"] == Dag.WITHDRAW
-    again, _, _ = admin.send("DELETE", f"{TMF}/intent/{intent_id}")
-    assert again == 409  # the withdrawal is in progress
+    again, _, in_progress = admin.send("DELETE", f"{TMF}/intent/{intent_id}")
+    assert again == 202 and in_progress["runId"] == accepted["runId"]  # the same withdrawal run
     withdrawn = admin.follow(Dag.WITHDRAW, accepted["runId"], timeout=180)
     assert withdrawn["state"] == "success"
     assert not any(path.startswith(f"intents/{intent_id}/") for path in _files_at_head(stack, "edge1"))
@@ -204,6 +211,14 @@ def test_tmf921_create_then_delete_withdraws_by_revert_commits(running):
     assert status == 200 and evidence["intentId"] == intent_id and evidence["trigger"] == "withdrawn"
     assert evidence["sha256"] == state["evidence"]["sha256"]
     assert admin.send("GET", f"{TMF}/intent/{intent_id}")[2]["lifecycleStatus"] == "Withdrawn"
+
+    # DELETE is idempotent: once withdrawn, 204 with no body, no new run, and it stays Withdrawn.
+    withdrawals = _runs(admin, Dag.WITHDRAW)
+    status, _, body = admin.send("DELETE", f"{TMF}/intent/{intent_id}")
+    assert status == 204 and not body
+    assert _runs(admin, Dag.WITHDRAW) == withdrawals
+    assert admin.send("GET", f"{TMF}/intent/{intent_id}")[2]["lifecycleStatus"] == "Withdrawn"
+    assert admin.send("GET", f"/api/intent/{intent_id}")[2]["phase"] == "Withdrawn"
 
 
 def test_dry_run_through_the_api_commits_nothing(running):
@@ -361,6 +376,11 @@ def _hostile_cases(tmf: dict) -> list[tuple[str, str, bytes, str | None, int, st
         ("DELETE", f"{TMF}/intent/no-such-intent", b"", None, 404, "id"),
         ("DELETE", f"{TMF}/intent/'%3B%20DROP%20TABLE%20dag_run%3B--", b"", None, 400, "id"),
         ("GET", f"{TMF}/intent/urllc-edge1%0A", b"", None, 404, "Not Found"),  # no route: a TMF Error
+        ("GET", f"{TMF}/intent/x%0Ay/intentReport", b"", None, 404, "path"),
+        ("DELETE", f"{TMF}/intent%0A", b"", None, 404, "path"),
+        ("GET", TMF, b"", None, 404, "path"),
+        ("GET", f"{TMF}/nope", b"", None, 404, "Not Found"),
+        ("GET", f"{TMF}/intent/no-such-intent/intentReport/x", b"", None, 404, "id"),
     ]
 
 
@@ -399,6 +419,7 @@ def test_every_route_needs_a_token_and_trigger_permission(running):
         ("GET", f"{TMF}/intent/some-intent", None),
         ("DELETE", f"{TMF}/intent/some-intent", None),
         ("GET", f"{TMF}/intent/some-intent/intentReport", None),
+        ("GET", f"{TMF}/intent/some-intent/intentReport/some-report", None),
     ]
     runs_before = _runs(admin)
     for method, path, body in routes:

@@ -253,6 +253,30 @@ def test_pipeline_phase_never_runs_ahead_of_the_tasks(state, tasks, xcoms, phase
     assert pipeline_run(state, tasks, xcoms).phase == phase
 
 
+@pytest.mark.parametrize(
+    ("fulfilment", "phase"),
+    [
+        ({"state": "Fulfilled", "missed": [], "notVerifiable": []}, Phase.SUCCEEDED),
+        ({"state": "Degraded", "missed": ["reliability at edge1: measured 99.87 %"]}, Phase.DEGRADED),
+        (
+            {"state": "Unverified", "notVerifiable": ["maxNumberofUEs at edge1: not verifiable"]},
+            Phase.UNVERIFIED,
+        ),
+        (None, Phase.SUCCEEDED),  # a report written before targets decided
+    ],
+    ids=["every target met", "a target missed", "a target not verifiable", "no fulfilment recorded"],
+)
+def test_a_run_that_went_through_is_succeeded_only_when_its_report_says_every_target_was_met(
+    fulfilment, phase
+):
+    done = {**VERIFIED, lifecycle.REPORT: "success", **ROLLBACK_SKIPPED, lifecycle.WATCHER: "success"}
+    report = {"path": "/x/intent-report.json", **({"fulfilment": fulfilment} if fulfilment else {})}
+    found = pipeline_run("success", done, {**PUSHED, (lifecycle.REPORT, Key.RETURN): report})
+    assert found.phase == phase and records.lifecycle_phase([found]) == phase
+    running = pipeline_run("running", {**done, lifecycle.WATCHER: "running"}, found.xcoms)
+    assert running.phase == phase  # the report said it already
+
+
 def test_a_run_that_rolled_back_is_never_succeeded_on_the_way():
     """Through a rollback, task state by task state: no step shows Succeeded."""
     steps = [
@@ -411,3 +435,81 @@ def test_the_status_body_of_a_rollback_and_a_withdrawal():
         "result": "failed",
         "trigger": "withdrawn",
     }
+
+
+def _withdrawal(state: str, run_id: str = "manual__w") -> RunRecord:
+    return RunRecord(Dag.WITHDRAW, run_id, state, conf={"intent_id": "urllc-edge1"})
+
+
+def test_withdrawn_is_the_first_successful_withdrawal_after_the_latest_pipeline_run():
+    deployed = pipeline_run("success", VERIFIED, PUSHED)
+    first, later = _withdrawal("success", "manual__w1"), _withdrawal("failed", "manual__w2")
+    assert records.withdrawn([deployed]) is None
+    assert records.withdrawn([deployed, _withdrawal("failed"), first, later]) is first
+    assert records.withdrawn([deployed, _withdrawal("running")]) is None
+    assert records.withdrawn([first, deployed]) is None  # deployed again after it
+    assert records.withdrawn([first]) is first  # a withdrawal of a run found no more
+
+
+@pytest.mark.parametrize(
+    ("states", "phase"),
+    [
+        pytest.param(["success"], Phase.WITHDRAWN, id="withdrawn"),
+        pytest.param(["success", "failed"], Phase.WITHDRAWN, id="a later withdrawal failed"),
+        pytest.param(["success", "running"], Phase.WITHDRAWN, id="a later withdrawal runs"),
+        pytest.param(["failed"], Phase.FAILED, id="the withdrawal failed"),
+        pytest.param(["running"], Phase.WITHDRAWING, id="withdrawing"),
+        pytest.param([], Phase.SUCCEEDED, id="never withdrawn"),
+    ],
+)
+def test_the_lifecycle_phase_never_goes_back_from_withdrawn(states, phase):
+    found = [pipeline_run("success", {**VERIFIED, lifecycle.REPORT: "success"}, PUSHED)]
+    found += [_withdrawal(state, f"manual__w{i}") for i, state in enumerate(states)]
+    assert records.lifecycle_phase(found) == phase
+
+
+@pytest.mark.parametrize(
+    ("found", "expected"),
+    [
+        pytest.param([pipeline_run("failed", {lifecycle.VALIDATE: "failed"})], True, id="refused"),
+        pytest.param([pipeline_run("failed", AFTER_FAILED_DELIVERY)], False, id="delivery started"),
+        pytest.param([pipeline_run("success", DRY)], True, id="dry run"),
+        pytest.param([pipeline_run("success", VERIFIED, PUSHED)], False, id="delivered"),
+        pytest.param([pipeline_run("running", {lifecycle.VALIDATE: "running"})], False, id="running"),
+        pytest.param([pipeline_run("failed", {})], False, id="no task states: cannot tell"),
+        pytest.param([_withdrawal("success")], False, id="no pipeline run: cannot tell"),
+        pytest.param(
+            [
+                pipeline_run("success", VERIFIED, PUSHED),
+                pipeline_run("failed", {lifecycle.VALIDATE: "failed"}),
+            ],
+            False,
+            id="an earlier run delivered",
+        ),
+        pytest.param(
+            [
+                pipeline_run("success", VERIFIED, PUSHED),
+                _withdrawal("success"),
+                pipeline_run("failed", {lifecycle.VALIDATE: "failed"}),
+            ],
+            True,
+            id="withdrawn, then refused",
+        ),
+    ],
+)
+def test_never_deployed(found, expected):
+    assert records.never_deployed(found) is expected
+
+
+def test_the_status_body_stays_withdrawn_after_a_later_withdrawal_failed():
+    from edge_intent.api.routes import status
+
+    written = {"result": "success", "path": "/w.json", "sha256": "d" * 64, "trigger": "withdrawn"}
+    done = RunRecord(
+        Dag.WITHDRAW, "manual__w1", "success", xcoms={(lifecycle.WITHDRAW_EVIDENCE, Key.RETURN): written}
+    )
+    found = [pipeline_run("success", VERIFIED, PUSHED), done, _withdrawal("failed", "manual__w2")]
+    body = status("urllc-edge1", found, base="")
+    assert body["phase"] == "Withdrawn" and body["run"]["runId"] == "manual__w2"
+    assert body["withdrawal"]["runId"] == "manual__w1" and body["withdrawal"]["result"] == "success"
+    assert body["evidence"]["runId"] == "manual__w1" and body["evidence"]["sha256"] == "d" * 64

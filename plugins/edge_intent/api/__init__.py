@@ -3,6 +3,8 @@
 * ``/api/intent`` (:mod:`.routes`): submit an intent (text or TMF921), follow its phase, read its
   report or evidence;
 * ``/tmf-api/intentManagement/v5`` (:mod:`.tmf`): the TMF921 v5 facade, including withdrawal;
+* root middlewares (:mod:`.routes`): ``POST /api/intent`` without its slash, and a TMF921 ``Error``
+  for a path under either API that no route can match;
 * :mod:`.limits`: authentication, rate and body limits; :mod:`.errors`: TMF921 ``Error`` bodies;
 * :mod:`.runs`: reading a submission (the pipeline's own intake), starting and finding runs;
 * :mod:`.records`: the one reader of runs in Airflow's metadata DB, with each run's phase.
@@ -34,10 +36,11 @@ def __getattr__(name: str) -> Any:
             {"app": tmf_app, "url_prefix": BASE_PATH, "name": "edge-intent TMF921 v5"},
         ]
     elif name == "ROOT_MIDDLEWARES":
-        from edge_intent.api.routes import TrailingSlash
+        from edge_intent.api.routes import ApiPaths, TrailingSlash
 
         value = [
-            {"middleware": TrailingSlash, "args": [], "kwargs": {}, "name": "edge-intent trailing slash"}
+            {"middleware": TrailingSlash, "args": [], "kwargs": {}, "name": "edge-intent trailing slash"},
+            {"middleware": ApiPaths, "args": [], "kwargs": {}, "name": "edge-intent unroutable paths"},
         ]
     else:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

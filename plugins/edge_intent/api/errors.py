@@ -88,11 +88,14 @@ def install_error_handlers(app: FastAPI, *, statuses: dict[int, int] | None = No
             error_body(status, exc.reason, exc.errors, **exc.extra), status, headers=exc.headers
         )
 
-    async def http_error(_request: Request, exc: Exception) -> JSONResponse:
+    async def http_error(request: Request, exc: Exception) -> JSONResponse:
         if not isinstance(exc, StarletteHTTPException):  # pragma: no cover
             raise exc
         reason = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
-        return JSONResponse(error_body(exc.status_code, reason, []), exc.status_code, headers=exc.headers)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = allowed_methods(request)
+        return JSONResponse(error_body(exc.status_code, reason, []), exc.status_code, headers=headers)
 
     async def request_error(_request: Request, exc: Exception) -> JSONResponse:
         if not isinstance(exc, RequestValidationError):  # pragma: no cover
@@ -104,3 +107,15 @@ def install_error_handlers(app: FastAPI, *, statuses: dict[int, int] | None = No
     app.add_exception_handler(ApiError, api_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, request_error)
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method a route of the request's app serves at its path (routing names only the first
+    route that matches the path, e.g. ``POST`` alone for ``/intent``, which also serves ``GET``)."""
+    from starlette.routing import Match
+
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if getattr(route, "methods", None) and route.matches(request.scope)[0] != Match.NONE:
+            methods |= set(route.methods)
+    return ", ".join(sorted(methods))

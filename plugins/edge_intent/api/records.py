@@ -114,7 +114,8 @@ class RunRecord:
         the last task reached: a task is reached once it started (skipped, queued or unstarted
         tasks are not); a ``Succeeded`` task only once it succeeded; a ``RollingBack`` task only
         when something was delivered. A failed run is ``Failed``, a queued one ``Pending``; a run
-        that succeeded without delivering anything (a dry run) is ``Succeeded``.
+        that succeeded without delivering anything (a dry run) is ``Succeeded``. A run whose report
+        says a target was missed is ``Degraded``, one with a target not verifiable ``Unverified``.
         """
         if self.dag_id == Dag.WITHDRAW:
             return {"success": Phase.WITHDRAWN, "failed": Phase.FAILED}.get(self.state, Phase.WITHDRAWING)
@@ -136,7 +137,15 @@ class RunRecord:
                 reached = Phase(phase)
         if self.state == "success" and not delivered and reached != Phase.SUCCEEDED:
             return Phase.SUCCEEDED  # the watcher lets a run succeed without a report only when dry
+        if reached == Phase.SUCCEEDED:
+            return self.fulfilment_phase
         return reached
+
+    @property
+    def fulfilment_phase(self) -> Phase:
+        """Succeeded, Degraded or Unverified, as the run's report says of the intent's targets."""
+        state = ((self.xcom(lifecycle.REPORT) or {}).get("fulfilment") or {}).get("state")
+        return {"Degraded": Phase.DEGRADED, "Unverified": Phase.UNVERIFIED}.get(state, Phase.SUCCEEDED)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -314,6 +323,45 @@ def intent_of(record: RunRecord) -> str | None:
         return record.run_id[len(RUN_PREFIX) :].split("__", 1)[0]
     recorded = record.xcom(lifecycle.VALIDATE, Key.INTENT_ID) if record.dag_id == Dag.PIPELINE else None
     return recorded or record.conf.get("intent_id")
+
+
+# -- what an intent's runs say together ------------------------------------------------------------
+
+
+def withdrawn(found: list[RunRecord]) -> RunRecord | None:
+    """The first withdrawal that succeeded after the intent's latest pipeline run, if any.
+
+    From then on the intent is ``Withdrawn``, whatever a later withdrawal did: its status never
+    goes back (a second withdrawal finds nothing to revert and fails).
+    """
+    last = max((i for i, r in enumerate(found) if r.dag_id == Dag.PIPELINE), default=-1)
+    return next((r for r in found[last + 1 :] if r.dag_id == Dag.WITHDRAW and r.state == "success"), None)
+
+
+def lifecycle_phase(found: list[RunRecord]) -> Phase:
+    """The intent's phase: ``Withdrawn`` after a successful withdrawal, else its latest run's."""
+    return Phase.WITHDRAWN if withdrawn(found) else found[-1].phase
+
+
+def never_deployed(found: list[RunRecord]) -> bool:
+    """Whether nothing of the intent can be in effect at a site: it has pipeline runs since its last
+    successful withdrawal, all finished, none of which started a wave's deliver or recorded a commit.
+
+    False whenever the records cannot tell (no pipeline run, a run without task states).
+    """
+    done = [i for i, r in enumerate(found) if r.dag_id == Dag.WITHDRAW and r.state == "success"]
+    since = [r for r in found[(done[-1] + 1 if done else 0) :] if r.dag_id == Dag.PIPELINE]
+    return bool(since) and all(_untouched(r) for r in since)
+
+
+def _untouched(record: RunRecord) -> bool:
+    """A finished pipeline run that never started delivering (nor recorded a commit)."""
+    if record.state in RUN_ACTIVE or not record.tasks or record.delivered:
+        return False
+    return not any(
+        state in STARTED and (lifecycle.wave_of(task) or (0, ""))[1] == lifecycle.DELIVER
+        for task, state in record.tasks.items()
+    )
 
 
 def runs_of(session: Session, intent_id: str) -> list[RunRecord]:

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -22,13 +23,15 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from edge_intent.api import records, rollout_view, runs
-from edge_intent.api.errors import ApiError, install_error_handlers, pydantic_error
+from edge_intent.api.errors import ApiError, error_body, install_error_handlers, pydantic_error
 from edge_intent.api.limits import Body, decode_json, may_trigger_pipeline, media_type, rate_limited
 from include import lifecycle
 from include.compiler.limits import MAX_SITES
+from include.compiler.tmf921 import BASE_PATH
 from include.lifecycle import Dag, Key, Phase
 
 PREFIX = "/api/intent"
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class IntentRequest(BaseModel):
@@ -157,12 +160,11 @@ def status(intent_id: str, found: list[records.RunRecord], *, base: str) -> dict
     """The intent's current state: its latest pipeline run's phase, each site's commit and sync
     state, the SLO verdict, the report or evidence, and a withdrawal if one came after."""
     pipeline_runs = [r for r in found if r.dag_id == Dag.PIPELINE]
-    withdrawals = [r for r in found if r.dag_id == Dag.WITHDRAW]
     latest = pipeline_runs[-1] if pipeline_runs else None
     current = found[-1]
     body: dict[str, Any] = {
         "intentId": intent_id,
-        "phase": current.phase,
+        "phase": records.lifecycle_phase(found),
         "href": f"{base}/{intent_id}",
         "run": current.summary(),
         "runs": [r.summary() for r in found],
@@ -199,15 +201,20 @@ def status(intent_id: str, found: list[records.RunRecord], *, base: str) -> dict
             "result": evidence.get("result"),
             "trigger": evidence.get("trigger"),
         }
-    if latest.xcom(lifecycle.REPORT):
+    reported = latest.xcom(lifecycle.REPORT)
+    if reported:
         body["intentReport"] = {"href": f"{base}/{intent_id}/report", "runId": latest.run_id}
-    if withdrawals and withdrawals[-1] is current:
-        written = _evidence(current) or {}
-        body["withdrawal"] = {**current.summary(), "result": written.get("result")}
+        if reported.get("fulfilment"):  # Fulfilled, Degraded or Unverified, and the lines behind it
+            body["fulfilment"] = reported["fulfilment"]
+    # the withdrawal that withdrew the intent, else the latest run when it is a withdrawal
+    withdrawal = records.withdrawn(found) or (current if current.dag_id == Dag.WITHDRAW else None)
+    if withdrawal is not None:
+        written = _evidence(withdrawal) or {}
+        body["withdrawal"] = {**withdrawal.summary(), "result": written.get("result")}
         if written.get("path") or written.get("evidence"):
             body["evidence"] = {
                 "href": f"{base}/{intent_id}/evidence",
-                "runId": current.run_id,
+                "runId": withdrawal.run_id,
                 "sha256": written.get("sha256"),
                 "result": written.get("result"),
                 "trigger": written.get("trigger") or "withdrawn",
@@ -234,3 +241,45 @@ class TrailingSlash:
             if scope.get("path") in (PREFIX, f"{root}{PREFIX}"):
                 scope = {**scope, "path": scope["path"] + "/", "raw_path": (scope["path"] + "/").encode()}
         await self.app(scope, receive, send)
+
+
+class ApiPaths:
+    """Root middleware: a path under ``/api/intent`` or the TMF921 base path that no route can match
+    gets a TMF921 ``Error`` (404) rather than the server's own 404 shape or its UI page.
+
+    Such paths contain a control character (routing does not match them whole: its ``.`` and ``$``
+    stop at a newline) or are the TMF921 base path itself, with no resource after it.
+
+    :param app: the ASGI app it wraps.
+    """
+
+    def __init__(self, app: Callable[..., Awaitable[None]]) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        why = unroutable(scope) if scope.get("type") == "http" else None
+        if why is None:
+            await self.app(scope, receive, send)
+            return
+        body = error_body(404, "not found", [{"field": "path", "reason": why}])
+        await JSONResponse(body, 404)(scope, receive, send)
+
+
+def unroutable(scope: dict[str, Any]) -> str | None:
+    """Why the request's path, under one of the APIs, matches no route (None when it may)."""
+    path = str(scope.get("path", ""))
+    root = str(scope.get("root_path", "")).rstrip("/")
+    if root and (path == root or path.startswith(f"{root}/")):
+        path = path[len(root) :]
+    if not any(_under(path, base) for base in (PREFIX, BASE_PATH)):
+        return None
+    if CONTROL.search(path):
+        return "contains a control character"
+    if path == BASE_PATH:
+        return f"names no resource: the TMF921 resources are under {BASE_PATH}/"
+    return None
+
+
+def _under(path: str, base: str) -> bool:
+    rest = path[len(base) :] if path.startswith(base) else None
+    return rest is not None and (not rest or rest[0] == "/" or bool(CONTROL.match(rest[0])))

@@ -126,7 +126,11 @@ def start(
 
 def refuse_if_running(session: Any, intent_id: str) -> None:
     """409 when a run about the intent is queued or running."""
-    active = records.active_run(session, intent_id)
+    refuse(records.active_run(session, intent_id))
+
+
+def refuse(active: records.RunRecord | None) -> None:
+    """409 naming ``active``, a queued or running run about the intent (nothing when None)."""
     if active is not None:
         raise ApiError(
             409,
