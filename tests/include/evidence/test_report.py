@@ -14,6 +14,7 @@ from include.evidence.report import fulfilment, fulfilment_report, intent_report
 from include.rollout.record import combined_verdict
 from include.slo.definitions import Profile, load_config, slos_for
 from include.slo.evaluate import verify
+from tests.clock import Clock
 
 TEXT = "URLLC slice with 8 ms latency and 99.999% reliability for 300 devices at edge1 and edge2"
 PROFILE = Profile(
@@ -44,17 +45,6 @@ def verdict(intent, latency: float = 5.0, errors: float = 0.0, served: float = 1
         clock = Clock()
         verdicts.append(verify(slos, PROFILE, query, clock=clock, sleep=clock.sleep).as_json())
     return combined_verdict(verdicts)
-
-
-class Clock:
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.now += seconds
 
 
 def states(fulfilment) -> dict:

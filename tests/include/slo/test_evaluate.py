@@ -10,21 +10,11 @@ import pytest
 from include.compiler.config import PROJECT_ROOT, ConfigError
 from include.slo.definitions import Profile, load_config, slos_for
 from include.slo.evaluate import PrometheusUnavailable, verify
+from tests.clock import Clock
 
 PROFILE = Profile(
     window=20, interval=2, rateWindow="10s", missingData="fail", failureLimit=4, consecutiveLimit=2
 )
-
-
-class Clock:
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.now += seconds
 
 
 def run(series: dict[str, list], profile=PROFILE, targets=None, start=None, asked=None, served=None):
