@@ -11,7 +11,7 @@ import pytest
 
 from include.compiler.config import load_settings
 from include.compiler.nl import parse_text
-from include.lifecycle import APPROVE, ROLLBACK_EVIDENCE, ROLLOUT, Dag, wave_task
+from include.lifecycle import APPROVE, ROLLBACK_EVIDENCE, ROLLOUT, WATCHER, Dag, wave_task
 from include.localstack import stack as localstack
 from include.localstack.airflow_api import AirflowAPI
 
@@ -139,6 +139,12 @@ def test_two_progressive_intents_at_once_on_the_same_sites(apis):
     assert ended == ["success", "success"]
     for text, run in zip(texts, runs, strict=True):
         intent_id = parse_text(text, load_settings()).intent_id
+        # no site measures throughput per UE: the run went through, Unverified, and says so
+        said = admin.xcom(PIPELINE, run, WATCHER)
+        assert said.startswith("Unverified") and "DlThptPerUE at edge1: not verifiable" in said
+        assert admin.run(PIPELINE, run)["note"] == said  # beside the run in the grid
+        status, _, state = admin.send("GET", f"/api/intent/{intent_id}")
+        assert status == 200 and state["phase"] == "Unverified"
         record = admin.xcom(PIPELINE, run, ROLLOUT)
         canary, second = record["waves"][0]["sites"]["edge1"], record["waves"][1]["sites"]["edge2"]
         # each run kept its own order: its second wave after its canary's SLO window

@@ -259,6 +259,20 @@ def outcome_of(fulfilment: dict[str, Any]) -> str:
     return "Succeeded: every target of the intent met"
 
 
+def note_run(ti: Any, note: str, airflow_api_conn_id: str = "airflow_api") -> None:
+    """Put ``note`` on the run, where the grid shows it: a run that went through Degraded or
+    Unverified ends ``success`` in Airflow (its intent stays), and the note says it is not plainly
+    Succeeded. Without Airflow's REST API (a DAG test) the watcher's XCom and log say it alone."""
+    from edge_intent.hooks.airflow_api import AirflowApiHook
+
+    try:
+        AirflowApiHook(airflow_api_conn_id).set_dag_run_note(ti.dag_id, ti.run_id, note)
+    except Exception as exc:  # no connection or no api-server: the outcome is in the XCom and log
+        log.warning("The run's note could not be set (%s); the outcome: %s", exc, note)
+        return
+    log.info("Run note: %s", note)
+
+
 def watch(ti: Any, dry_run: bool) -> str:
     """Make the run end Failed unless the intent went through (RollingBack ends Failed too); say
     whether it went through Succeeded, Degraded or Unverified."""
@@ -267,7 +281,9 @@ def watch(ti: Any, dry_run: bool) -> str:
     if reported:
         outcome = outcome_of(reported.get("fulfilment") or {})
         if found.get("failures"):
-            return f"{outcome}; {found['failures']} failed site(s) reverted alone, within maxFailures"
+            outcome += f"; {found['failures']} failed site(s) reverted alone, within maxFailures"
+        if not outcome.startswith("Succeeded"):
+            note_run(ti, outcome)
         return outcome
     evidence = ti.xcom_pull(task_ids=ROLLBACK_EVIDENCE)
     if evidence or ti.xcom_pull(task_ids=ROLLBACK_REVERT, key=Key.REVERTS):

@@ -111,3 +111,12 @@ class AirflowApiHook(BaseHook):
             f"/{map_index}/hitlDetails/tries/{try_number}"
         )
         return self.get_conn().request_json("GET", path)
+
+    def set_dag_run_note(self, dag_id: str, run_id: str, note: str) -> dict[str, Any]:
+        """Set a run's note (what the UI shows beside the run in the grid), at most 1000 characters.
+
+        :raises include.airflow_rest.AirflowRestError: the API refused or could not be reached.
+        """
+        path = f"/api/v2/dags/{quote(dag_id)}/dagRuns/{quote(run_id)}?update_mask=note"
+        text = note if len(note) <= 1000 else note[:997] + "..."
+        return self.get_conn().request_json("PATCH", path, {"note": text})
