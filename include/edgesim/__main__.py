@@ -14,13 +14,12 @@ import argparse
 import json
 import logging
 import os
-import signal
 import sys
 import tempfile
-import threading
 from pathlib import Path
 
 from include.gitops.auth import GitAuth, check_url
+from include.serving import StopSignals
 
 from .api import SiteServer
 from .configsync import Syncer
@@ -67,9 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         host=args.host,
         port=args.port,
     )
-    done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
-    signal.signal(signal.SIGINT, lambda *_: done.set())
+    stop = StopSignals()
     server.start()
     syncer.start()
     logging.info(BANNER.format(site=args.site))
@@ -83,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         tmp = args.state_file.with_suffix(".tmp")
         tmp.write_text(json.dumps({"site": args.site, "url": server.url, "pid": os.getpid()}))
         tmp.replace(args.state_file)
-    done.wait()
+    stop.wait()
     syncer.stop()
     server.stop()
     return 0

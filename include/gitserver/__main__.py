@@ -13,10 +13,10 @@ import argparse
 import json
 import logging
 import os
-import signal
 import sys
-import threading
 from pathlib import Path
+
+from include.serving import StopSignals
 
 from .server import GitHTTPServer, User
 
@@ -39,16 +39,14 @@ def main(argv: list[str] | None = None) -> int:
     server = GitHTTPServer(args.root, users, host=args.host, port=args.port)
     for name in args.repo:
         server.create_repository(name)
-    done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
-    signal.signal(signal.SIGINT, lambda *_: done.set())
+    stop = StopSignals()
     server.start()
     if args.state_file:
         tmp = args.state_file.with_suffix(".tmp")
         tmp.write_text(json.dumps({"url": server.url, "pid": os.getpid()}))
         tmp.replace(args.state_file)
     logging.info("serving %s at %s", args.root, server.url)
-    done.wait()
+    stop.wait()
     server.stop()
     return 0
 
