@@ -241,7 +241,7 @@ def _follow(api, stack, text: str, fault_at: str | None = None) -> dict:
 
 def _went_through(fulfilment: dict) -> str:
     """The phase of a run that went through, as the intent API names it."""
-    return {"Fulfilled": "Succeeded, every target met"}.get(
+    return {lifecycle.Fulfilment.FULFILLED: "Succeeded, every target met"}.get(
         fulfilment["state"], f"{fulfilment['state']}, see its report"
     )
 
@@ -338,7 +338,7 @@ def run_pipeline(keep: bool) -> int:
             print("Stopping the stack ('make demo KEEP=1' leaves it up to explore the UI).")
         ok = (
             healthy["state"] == "success"
-            and (healthy.get("fulfilment") or {}).get("state") == "Fulfilled"
+            and (healthy.get("fulfilment") or {}).get("state") == lifecycle.Fulfilment.FULFILLED
             and breaking["state"] == "failed"
             and breaking.get("evidence")
             and untouched == [s for s in stack.sites if s != canary]

@@ -46,6 +46,21 @@ class Phase(StrEnum):
     WITHDRAWN = "Withdrawn"
 
 
+class Fulfilment(StrEnum):
+    """What a run's report says of the intent's own targets (the report XCom's ``fulfilment``)."""
+
+    FULFILLED = "Fulfilled"  # every target met: the run is Succeeded
+    DEGRADED = "Degraded"  # a target measured and missed, its policy keeping the intent
+    UNVERIFIED = "Unverified"  # none missed, but not every target could be shown
+
+
+PHASE_OF_FULFILMENT = {
+    Fulfilment.FULFILLED: Phase.SUCCEEDED,
+    Fulfilment.DEGRADED: Phase.DEGRADED,
+    Fulfilment.UNVERIFIED: Phase.UNVERIFIED,
+}
+
+
 class Key(StrEnum):
     """XCom keys."""
 

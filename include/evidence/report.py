@@ -25,9 +25,10 @@ from include.compiler import ts28312
 from include.compiler.convert import target_value
 from include.compiler.tio import E5G, ICM, TIO_VERSION, intent_iri
 from include.compiler.tmf921 import BASE_PATH, IntentReport
-from include.slo.definitions import SLOConfig, load_config
+from include.lifecycle import Fulfilment
+from include.slo.definitions import SLOConfig, load_config, on_metric
 
-FULFILLED, DEGRADED, UNVERIFIED = "Fulfilled", "Degraded", "Unverified"
+FULFILLED, DEGRADED, UNVERIFIED = Fulfilment.FULFILLED, Fulfilment.DEGRADED, Fulfilment.UNVERIFIED
 IMO = Namespace(f"http://tio.models.tmforum.org/tio/{TIO_VERSION}/IntentManagementOntology/")
 _SYMBOL = {
     "IS_LESS_THAN": "<",
@@ -45,7 +46,7 @@ def _achieved(name: str, entry: dict[str, Any]) -> float | None:
     worst = entry.get("worst")
     if worst is None:
         return None
-    return round(100 - worst, 6) if name == "reliability" else round(worst, 6)
+    return round(on_metric(name, worst), 6)
 
 
 def _unmet(state: str, reason: str) -> ts28312.FulfilmentInfo:
@@ -67,7 +68,7 @@ def _judge(
     if entry is None or entry["status"] == "no data":
         return _unmet("ACKNOWLEDGED", "not verifiable: no samples in the window"), None
     achieved = _achieved(name, entry)
-    unit = entry["unit"] if name != "reliability" else "%"
+    unit = entry["unit"]
     goal = f"target {_SYMBOL.get(target.targetCondition, '')} {target_value(target):g} {unit}"
     if entry["status"] == "unverifiable":
         volume = entry["volume"]
@@ -184,13 +185,9 @@ def intent_report(
     run_id: str,
     now: float,
     number: int = 1,
-    state: str | None = None,
 ) -> IntentReport:
-    """The TMF921 IntentReport of one run: report ``number`` of the intent (its id ends with it).
-
-    :param state: Fulfilled, Degraded or Unverified (what :func:`fulfilment` says; computed when None).
-    """
-    state = state or fulfilment(intent, fulfilment_report)["state"]
+    """The TMF921 IntentReport of one run: report ``number`` of the intent (its id ends with it)."""
+    state = fulfilment(intent, fulfilment_report)["state"]
     report_id = f"{intent.id}-report-{number}"
     expression = report_expression(intent.id, fulfilment_report, state=state, number=number, now=now)
     return IntentReport.model_validate(

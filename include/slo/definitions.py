@@ -170,10 +170,15 @@ def load_config(path: str | os.PathLike | None = None) -> SLOConfig:
         raise ConfigError(f"invalid SLO configuration {source}: {details}") from exc
 
 
-def _on_metric(name: str, value: float) -> float:
-    """A target's value as a threshold on its SLO's metric (reliability R % is an error rate of
-    100 - R %)."""
-    return round(100 - value, 9) if name == "reliability" else value
+COMPLEMENTED = frozenset({"reliability"})
+"""Targets whose metric measures their complement (reliability R % is an error rate of 100 - R %):
+shown only over enough requests, met by a rate at most the complement."""
+
+
+def on_metric(name: str, value: float) -> float:
+    """A target's value on its SLO's metric, or a value of the metric in the target's terms (the
+    complement is its own inverse)."""
+    return round(100 - value, 9) if name in COMPLEMENTED else value
 
 
 def _stricter(condition: str, a: float, b: float) -> bool:
@@ -183,7 +188,7 @@ def _stricter(condition: str, a: float, b: float) -> bool:
 def min_volume(name: str, value: float) -> float | None:
     """Requests it takes to show a target at all: a reliability of R % over n requests with no
     failure is shown (95 % confidence, the rule of three) only when n >= 3 / (1 - R/100)."""
-    if name != "reliability":
+    if name not in COMPLEMENTED:
         return None
     return math.inf if value >= 100 else math.ceil(3 / (1 - value / 100) - 1e-9)
 
@@ -219,7 +224,7 @@ def slos_for(
         if value is None or policy is None or policy.slo is None:
             continue
         seed = found[policy.slo]
-        threshold = _on_metric(name, value)
+        threshold = on_metric(name, value)
         basis = f"the intent's {name} target ({value:g} {_unit(name)})"
         needed = min_volume(name, value)
         if policy.onMiss == "rollback" and seed.rolls_back and needed is None:
@@ -241,7 +246,7 @@ def slos_for(
                     "description": f"the intent's {name}",
                     "threshold": threshold,
                     # reliability R % is met by an error rate of at most 100 - R %
-                    "condition": "at_most" if name == "reliability" else seed.condition,
+                    "condition": "at_most" if name in COMPLEMENTED else seed.condition,
                     "basis": basis,
                     "action": policy.onMiss,
                     "target": name,

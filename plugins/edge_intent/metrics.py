@@ -111,7 +111,11 @@ def result_of(state: str, conf: dict[str, Any] | None, xcoms: dict[tuple[str, st
         said = (
             watcher.split(maxsplit=1)[0].strip(":;,").lower() if isinstance(watcher, str) and watcher else ""
         )
-        return said if said in ("degraded", "unverified") else "succeeded"
+        return (
+            said
+            if said in (lifecycle.Fulfilment.DEGRADED.lower(), lifecycle.Fulfilment.UNVERIFIED.lower())
+            else "succeeded"
+        )
     reverts = xcoms.get((lifecycle.ROLLBACK_REVERT, Key.REVERTS))
     if isinstance(reverts, dict) and reverts:
         if any(isinstance(r, dict) and r.get("error") for r in reverts.values()):

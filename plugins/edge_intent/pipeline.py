@@ -34,6 +34,7 @@ from include.lifecycle import (
     ROLLBACK_REVERT,
     ROLLOUT,
     VERIFY_SLOS,
+    Fulfilment,
     Key,
     Phase,
 )
@@ -212,7 +213,7 @@ def report(ti: Any, run_id: str) -> dict[str, Any]:
     # the intent's reports are numbered in the order their runs wrote them (a retry keeps its own)
     number = 1 + sum(1 for p in folder.parent.glob("*/intent-report.json") if p.parent != folder)
     intent_report = reports.intent_report(
-        intent, fulfilment_report, run_id=run_id, now=time.time(), number=number, state=fulfilment["state"]
+        intent, fulfilment_report, run_id=run_id, now=time.time(), number=number
     )
     path = folder / "intent-report.json"
     path.write_text(json.dumps(intent_report.to_json(), indent=2) + "\n", encoding="utf-8")
@@ -248,11 +249,11 @@ def close_rollout(ti: Any, run_id: str) -> dict[str, Any]:
 def outcome_of(fulfilment: dict[str, Any]) -> str:
     """The outcome of a run that went through, in words: Succeeded only when every target was met."""
     state = fulfilment.get("state")
-    if state == "Degraded":
+    if state == Fulfilment.DEGRADED:
         return "Degraded (the intent stays deployed; onMiss: degrade): missed " + "; ".join(
             fulfilment["missed"]
         )
-    if state == "Unverified":
+    if state == Fulfilment.UNVERIFIED:
         return "Unverified (nothing missed; not every target could be shown): " + "; ".join(
             fulfilment["notVerifiable"]
         )
@@ -282,7 +283,7 @@ def watch(ti: Any, dry_run: bool) -> str:
         outcome = outcome_of(reported.get("fulfilment") or {})
         if found.get("failures"):
             outcome += f"; {found['failures']} failed site(s) reverted alone, within maxFailures"
-        if not outcome.startswith("Succeeded"):
+        if (reported.get("fulfilment") or {}).get("state") in (Fulfilment.DEGRADED, Fulfilment.UNVERIFIED):
             note_run(ti, outcome)
         return outcome
     evidence = ti.xcom_pull(task_ids=ROLLBACK_EVIDENCE)

@@ -145,7 +145,7 @@ class RunRecord:
     def fulfilment_phase(self) -> Phase:
         """Succeeded, Degraded or Unverified, as the run's report says of the intent's targets."""
         state = ((self.xcom(lifecycle.REPORT) or {}).get("fulfilment") or {}).get("state")
-        return {"Degraded": Phase.DEGRADED, "Unverified": Phase.UNVERIFIED}.get(state, Phase.SUCCEEDED)
+        return lifecycle.PHASE_OF_FULFILMENT.get(state, Phase.SUCCEEDED)
 
     def summary(self) -> dict[str, Any]:
         return {

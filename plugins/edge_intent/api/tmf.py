@@ -168,7 +168,7 @@ def delete_intent(intent_id: str, request: Request, user: GetUserDep, session: S
     no run; ``409`` while a pipeline run is in progress.
     """
     found = runs.runs_or_404(session, intent_id)
-    active = records.active_run(session, intent_id)
+    active = next((r for r in reversed(found) if r.state in records.RUN_ACTIVE), None)
     if active is None or active.dag_id != Dag.WITHDRAW:
         runs.refuse(active)
         if records.withdrawn(found) or records.never_deployed(found):
@@ -192,7 +192,7 @@ def delete_intent(intent_id: str, request: Request, user: GetUserDep, session: S
 
 
 def _reports(intent_id: str, found: list[records.RunRecord], base: str) -> list[dict[str, Any]]:
-    """The intent's TMF921 IntentReports, newest first (one per pipeline run that reached Succeeded)."""
+    """The intent's TMF921 IntentReports, newest first (one per pipeline run that went through)."""
     reports = []
     for record in reversed(found):
         report = record.xcom(lifecycle.REPORT) if record.dag_id == Dag.PIPELINE else None
