@@ -1,7 +1,7 @@
 """A wave's approval keeps the answer its earlier try was given when Airflow retries it, and asks
 again after a person clears it or when Airflow's REST API cannot say. The boundary is the REST hook
-(its answer shaped as ``GET .../hitlDetails/tries/{n}`` gives it), which needs a running api-server;
-the answered-then-retried path on a real one is ``tests/test_progressive_api.py``."""
+(its answer shaped as ``GET .../hitlDetails`` gives it before the new try asks), which needs a
+running api-server; the answered-then-retried path on a real one is ``tests/test_progressive_api.py``."""
 
 from __future__ import annotations
 
@@ -28,13 +28,13 @@ def stored(monkeypatch):
     """What the api-server answers for a try; ``stored.detail`` is set by each test."""
     holder = SimpleNamespace(detail=None, asked=[])
 
-    def read(self, dag_id, run_id, task_id, try_number, *, map_index=-1):
-        holder.asked.append((dag_id, run_id, task_id, try_number, map_index))
+    def read(self, dag_id, run_id, task_id, *, map_index=-1):
+        holder.asked.append((dag_id, run_id, task_id, map_index))
         if isinstance(holder.detail, Exception):
             raise holder.detail
         return holder.detail
 
-    monkeypatch.setattr(AirflowApiHook, "hitl_answer_of_try", read)
+    monkeypatch.setattr(AirflowApiHook, "hitl_detail", read)
     return holder
 
 
@@ -72,7 +72,7 @@ def test_a_retry_takes_the_answer_its_earlier_try_was_given(operator, stored):
         "responded_by_user": {"id": "2", "name": "admin"},
         "timedout": False,
     }
-    assert stored.asked == [("intent_pipeline", RUN, "wave_2.approve", 1, -1)]
+    assert stored.asked == [("intent_pipeline", RUN, "wave_2.approve", -1)]
 
 
 def test_a_timeout_default_stays_a_timeout(operator, stored):

@@ -98,17 +98,17 @@ class AirflowApiHook(BaseHook):
         """
         return as_dict(self.get_conn().set_dag_run_state(dag_id, run_id, state))
 
-    def hitl_answer_of_try(
-        self, dag_id: str, run_id: str, task_id: str, try_number: int, *, map_index: int = -1
-    ) -> dict[str, Any]:
-        """The required action of one try of a task, with its answer if one was given
-        (``response_received``, ``chosen_options``, ``responded_by_user``, ``responded_at``).
+    def hitl_detail(self, dag_id: str, run_id: str, task_id: str, *, map_index: int = -1) -> dict[str, Any]:
+        """A task's required action as it stands, with its answer if one was given
+        (``response_received``, ``chosen_options``, ``responded_by_user``, ``responded_at``). A new
+        try of the task clears the answer only when it asks again, so until then it is the answer
+        the previous try was given (the history of each try is not always written by then).
 
-        :raises include.airflow_rest.AirflowRestError: e.g. ``status`` 404 when that try asked nothing.
+        :raises include.airflow_rest.AirflowRestError: e.g. ``status`` 404 when the task asked nothing.
         """
         path = (
             f"/api/v2/dags/{quote(dag_id)}/dagRuns/{quote(run_id)}/taskInstances/{quote(task_id)}"
-            f"/{map_index}/hitlDetails/tries/{try_number}"
+            f"/{map_index}/hitlDetails"
         )
         return self.get_conn().request_json("GET", path)
 

@@ -83,8 +83,9 @@ class WaveApprovalOperator(ApprovalOperator):
         from edge_intent.hooks.airflow_api import AirflowApiHook
 
         try:
-            earlier = AirflowApiHook(self.airflow_api_conn_id).hitl_answer_of_try(
-                ti.dag_id, context["run_id"], ti.task_id, ti.try_number - 1, map_index=ti.map_index
+            # read before this try asks: asking clears the answer the previous try was given
+            earlier = AirflowApiHook(self.airflow_api_conn_id).hitl_detail(
+                ti.dag_id, context["run_id"], ti.task_id, map_index=ti.map_index
             )
         except Exception as exc:  # no connection, no api-server, refused: a person is asked again
             self.log.warning(
