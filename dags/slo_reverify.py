@@ -8,7 +8,8 @@ ones that now break a rollback-class SLO.
   of truth), the delivery commit in effect, and the intent's targets, read from its delivered
   `intent-28312` ConfigMap.
 - `verify` (one mapped task per intent): its SLOs at each of its sites over the `slo_profile`
-  window, on Prometheus, as the pipeline's Verifying phase does (`DlLatency` tightens `latency_p95`).
+  window, on Prometheus, as the pipeline's Verifying phase does (`DlLatency` tightens `latency_p95`);
+  the window runs deferred in the triggerer, so re-verifying many intents holds no worker slots.
 - `select`: a rollback plan for each intent with a measured breach of a rollback-class SLO.
 - `rollback` (one mapped group per such intent, the same group as the pipeline's rollback):
   `revert` of the commit that delivered it on each site (other intents' commits stay), pushed;
@@ -37,6 +38,7 @@ from datetime import timedelta
 from airflow.sdk import Param, TriggerRule, dag, get_current_context, task
 
 from edge_intent.dagparams import dag_settings, failed_task_watcher, slo_profile_param
+from edge_intent.operators.slo_verify import DeployedIntentVerifyOperator
 from edge_intent.rollout.group import revert_group
 from include.lifecycle import ROLLBACK_GROUP, Dag, Key
 
@@ -71,18 +73,6 @@ def slo_reverify():
 
         return reverify.discover()
 
-    @task(
-        task_display_name="Verify SLOs",
-        retries=0,
-        execution_timeout=timedelta(minutes=12),
-        map_index_template="{{ task.op_kwargs['intent']['intentId'] }}",
-        multiple_outputs=False,
-    )
-    def verify(intent: dict) -> dict:
-        from edge_intent.operations import reverify
-
-        return reverify.verify(intent, get_current_context()["params"]["slo_profile"])
-
     @task(task_display_name="Select breached intents", retries=0, trigger_rule=TriggerRule.ALL_DONE)
     def select(verified: list) -> list:
         from edge_intent.operations import reverify
@@ -101,7 +91,14 @@ def slo_reverify():
 
         return reverify.summary(verified, rolled_back, get_current_context()["ti"])
 
-    verified = verify.expand(intent=discover())
+    verified = DeployedIntentVerifyOperator.partial(
+        task_id="verify",
+        task_display_name="Verify SLOs",
+        profile="{{ params.slo_profile }}",
+        retries=0,
+        execution_timeout=timedelta(minutes=12),
+        map_index_template="{{ task.intent['intentId'] }}",
+    ).expand(intent=discover()).output
     rolled_back = revert_group(ROLLBACK_GROUP).expand(plan=select(verified))
     summarised = summary(verified, rolled_back)
     orphans() >> summarised >> failed_task_watcher()

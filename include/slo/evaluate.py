@@ -110,6 +110,103 @@ def _value(raw: float | None) -> float | None:
     return None if raw is None or math.isnan(raw) or math.isinf(raw) else raw
 
 
+class Window:
+    """A verification window evaluated step by step: each :meth:`step` evaluates every SLO at the
+    next due instant and says the verdict once there is one. Its state (the evaluations, each SLO's
+    failures in a row) is this object's, so the window can be driven by a loop that sleeps
+    (:func:`verify`) or by a trigger that awaits between steps without holding a worker.
+
+    :param start: when the window starts (epoch seconds; not after ``now``, not more than a window
+        ago); ``now`` when None.
+    """
+
+    def __init__(self, slos: list[SLO], profile: Profile, *, now: float, start: float | None = None):
+        self.profile = profile
+        self.tracks = {(s.site, s.name): _Track(s) for s in slos}
+        self.evaluations: list[Evaluation] = []
+        self.called = now
+        self.started = now if start is None else max(min(start, now), now - profile.window)
+        self.end = self.started + profile.window
+        self.tick = self.started  # the next instant to evaluate
+
+    def step(
+        self,
+        query: Callable[[str, float], float | None],
+        clock: Callable[[], float] = time.time,
+        on_evaluation: Callable[[Evaluation], None] | None = None,
+    ) -> Verdict | None:
+        """Evaluate every SLO at the due instant (or now, if that is earlier); the verdict, or None
+        while the window goes on (the next instant is :attr:`tick`)."""
+        profile = self.profile
+        at = min(self.tick, clock())  # an instant already past is read at its own time
+        for track in self.tracks.values():
+            evaluation = self._evaluate(track, query, at)
+            self.evaluations.append(evaluation)
+            if on_evaluation:
+                on_evaluation(evaluation)
+            if evaluation.met is None:
+                continue
+            track.evaluations += 1
+            if evaluation.met:
+                track.consecutive = 0
+                continue
+            track.failures += 1
+            track.consecutive += 1
+            track.longest = max(track.longest, track.consecutive)
+            track.first_failure = track.first_failure if track.first_failure is not None else at
+            if track.beyond_limits(profile):
+                if track.slo.rolls_back and track.breached_at is None:
+                    track.breached_at = clock()  # when it was known (``at`` may be a past instant)
+                elif track.slo.action == "degrade":
+                    track.missed = True
+        breached = [t for t in self.tracks.values() if t.breached_at is not None]
+        if breached:
+            return self._verdict("breach", _trigger(breached, self.evaluations), at)
+        if at >= self.end:
+            unobserved = [t for t in self.tracks.values() if t.slo.rolls_back and t.evaluations == 0]
+            if unobserved:
+                for track in unobserved:
+                    track.breached_at = clock()
+                return self._verdict("breach", "missing_data", at)
+            _count_volume(self.tracks.values(), query, at)
+            return self._verdict("pass", None, at)
+        self.tick = min(self.tick + profile.interval, self.end)  # the last evaluation is at the end
+        return None
+
+    def _evaluate(self, track: _Track, query: Callable[[str, float], float | None], at: float) -> Evaluation:
+        slo = track.slo
+        error = None
+        try:
+            value = _value(query(slo.query, at))
+        except PrometheusUnavailable as exc:
+            value, error = None, str(exc)
+        if value is None and (
+            self.profile.missingData == "ignore"
+            or (at < self.called and error is None)
+            or slo.action == "degrade"
+        ):
+            # an instant before the call that Prometheus answered with no samples: the workload
+            # had not reported yet (an unreachable Prometheus is judged all the same); a target
+            # that only degrades is shown or not, never missed, by data that is not there
+            met = None
+        else:
+            met = value is not None and slo.met_by(value)
+        return Evaluation(
+            slo.site,
+            slo.name,
+            at,
+            slo.query,
+            value,
+            slo.threshold,
+            slo.unit,
+            met,
+            error or (None if value is not None else "no samples"),
+        )
+
+    def _verdict(self, result: str, trigger: str | None, ended: float) -> Verdict:
+        return _verdict(result, trigger, self.started, ended, self.evaluations, self.tracks, self.profile)
+
+
 def verify(
     slos: list[SLO],
     profile: Profile,
@@ -120,81 +217,26 @@ def verify(
     on_evaluation: Callable[[Evaluation], None] | None = None,
     start: float | None = None,
 ) -> Verdict:
-    """Run the verification window; see the module docstring.
+    """Run the verification window in this thread, sleeping between its steps; see the module
+    docstring and :class:`Window`.
 
     :param query: ``query(promql, at)`` returns the instant value at ``at`` (None: no samples) or
         raises :class:`PrometheusUnavailable`.
-    :param start: when the window starts (epoch seconds; not after now, not more than a window
-        ago); now when None.
     """
-    tracks = {(s.site, s.name): _Track(s) for s in slos}
-    evaluations: list[Evaluation] = []
-    called = clock()
-    started = called if start is None else max(min(start, called), called - profile.window)
-    end = started + profile.window
-    tick = started
-    while True:
-        at = min(tick, clock())  # an instant already past is read at its own time
-        for track in tracks.values():
-            slo = track.slo
-            error = None
-            try:
-                value = _value(query(slo.query, at))
-            except PrometheusUnavailable as exc:
-                value, error = None, str(exc)
-            if value is None and (
-                profile.missingData == "ignore" or (at < called and error is None) or slo.action == "degrade"
-            ):
-                # an instant before the call that Prometheus answered with no samples: the workload
-                # had not reported yet (an unreachable Prometheus is judged all the same); a target
-                # that only degrades is shown or not, never missed, by data that is not there
-                met = None
-            else:
-                met = value is not None and slo.met_by(value)
-            evaluation = Evaluation(
-                slo.site,
-                slo.name,
-                at,
-                slo.query,
-                value,
-                slo.threshold,
-                slo.unit,
-                met,
-                error or (None if value is not None else "no samples"),
-            )
-            evaluations.append(evaluation)
-            if on_evaluation:
-                on_evaluation(evaluation)
-            if met is None:
-                continue
-            track.evaluations += 1
-            if met:
-                track.consecutive = 0
-                continue
-            track.failures += 1
-            track.consecutive += 1
-            track.longest = max(track.longest, track.consecutive)
-            track.first_failure = track.first_failure if track.first_failure is not None else at
-            if track.beyond_limits(profile):
-                if slo.rolls_back and track.breached_at is None:
-                    track.breached_at = clock()  # when it was known (``at`` may be a past instant)
-                elif slo.action == "degrade":
-                    track.missed = True
-        breached = [t for t in tracks.values() if t.breached_at is not None]
-        if breached:
-            return _verdict(
-                "breach", _trigger(breached, evaluations), started, at, evaluations, tracks, profile
-            )
-        if at >= end:
-            unobserved = [t for t in tracks.values() if t.slo.rolls_back and t.evaluations == 0]
-            if unobserved:
-                for track in unobserved:
-                    track.breached_at = clock()
-                return _verdict("breach", "missing_data", started, at, evaluations, tracks, profile)
-            _count_volume(tracks.values(), query, at)
-            return _verdict("pass", None, started, at, evaluations, tracks, profile)
-        tick = min(tick + profile.interval, end)  # the last evaluation is at the window's end
-        sleep(max(0.0, tick - clock()))
+    return run(Window(slos, profile, now=clock(), start=start), query, clock, sleep, on_evaluation)
+
+
+def run(
+    window: Window,
+    query: Callable[[str, float], float | None],
+    clock: Callable[[], float] = time.time,
+    sleep: Callable[[float], None] = time.sleep,
+    on_evaluation: Callable[[Evaluation], None] | None = None,
+) -> Verdict:
+    """Step ``window`` to its verdict, sleeping in this thread until each next instant."""
+    while (verdict := window.step(query, clock, on_evaluation)) is None:
+        sleep(max(0.0, window.tick - clock()))
+    return verdict
 
 
 def _count_volume(tracks: Any, query: Callable[[str, float], float | None], at: float) -> None:

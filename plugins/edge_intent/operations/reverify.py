@@ -7,11 +7,9 @@ import json
 import logging
 from typing import Any
 
-from edge_intent.hooks.prometheus import PrometheusHook
 from edge_intent.hooks.site_repo import SiteRepoHook
 from edge_intent.operations.params import INTENT_ID_MAX, InvalidParam, OperationFailed, check_label
 from edge_intent.rollout.revert import Kind, plan
-from edge_intent.rollout.verify import verify_sites
 from edge_intent.rollout.waves import reverse_waves
 from include.compiler.config import load_settings
 
@@ -61,16 +59,10 @@ def discover(git_conn_id: str = SiteRepoHook.default_conn_name) -> list[dict[str
     return found
 
 
-def verify(
-    intent: dict[str, Any],
-    profile_name: str,
-    prometheus_conn_id: str = PrometheusHook.default_conn_name,
-) -> dict[str, Any]:
-    """Evaluate one intent's SLOs at every site where it is deployed, as the pipeline's Verifying does."""
+def checked_targets(intent: dict[str, Any]) -> tuple[str, dict[str, dict[str, float]]]:
+    """The intent's id, checked, and its targets at each site where it is deployed."""
     intent_id = check_label(intent["intentId"], "intentId", INTENT_ID_MAX)
-    targets = {site: deployed.get("targets") or {} for site, deployed in intent["sites"].items()}
-    verdict = verify_sites(intent_id, targets, profile_name, PrometheusHook(prometheus_conn_id))
-    return {"intentId": intent_id, "sites": intent["sites"], "verdict": verdict}
+    return intent_id, {site: deployed.get("targets") or {} for site, deployed in intent["sites"].items()}
 
 
 def items(value: Any) -> list[Any]:

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk.exceptions import AirflowFailException
 
 from edge_intent.hooks.prometheus import PrometheusHook
 from include.compiler import names
+
+if TYPE_CHECKING:
+    from include.slo.evaluate import Verdict, Window
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +40,7 @@ def site_targets(intent: Any, sites: list[str]) -> dict[str, dict[str, float]]:
     return found
 
 
-def _show(evaluation: Any) -> None:
+def show(evaluation: Any) -> None:
     value = "no data" if evaluation.value is None else f"{evaluation.value:.3f}"
     log.info(
         "%s %s = %s %s (threshold %g): %s",
@@ -50,16 +53,15 @@ def _show(evaluation: Any) -> None:
     )
 
 
-def verify_sites(
+def open_window(
     intent_id: str,
     targets: dict[str, dict[str, float]],
     profile_name: str,
-    hook: PrometheusHook,
     *,
     soak: float = 0.0,
     start: float | None = None,
-) -> dict[str, Any]:
-    """The verdict (``pass`` or ``breach``, as JSON) of the intent's SLOs at every site of ``targets``.
+) -> Window:
+    """The verification window of the intent's SLOs at every site of ``targets``.
 
     :param targets: ``{site: {targetName: value}}``, the intent's own targets at each site.
     :param profile_name: a profile of ``config/slo.yaml``.
@@ -67,7 +69,7 @@ def verify_sites(
     :param start: when the window starts (epoch seconds: the change went live); now when None.
     """
     from include.slo.definitions import load_config, slos_for
-    from include.slo.evaluate import verify
+    from include.slo.evaluate import Window
 
     config = load_config()
     if profile_name not in config.profiles:
@@ -76,18 +78,19 @@ def verify_sites(
         )
     profile = config.profiles[profile_name]
     if soak > 0:
-        log.info("Soak: %gs of verification after the %gs window", soak, profile.window)
         profile = profile.model_copy(update={"window": profile.window + soak})
     slos = []
     for site, at_site in sorted(targets.items()):
         slos += slos_for(
-            namespace=names.namespace(intent_id),
-            site=site,
-            targets=at_site,
-            config=config,
-            profile=profile,
+            namespace=names.namespace(intent_id), site=site, targets=at_site, config=config, profile=profile
         )
-    for slo in slos:
+    return Window(slos, profile, now=time.time(), start=start)
+
+
+def describe(intent_id: str, window: Window, url: str, soak: float = 0.0) -> None:
+    """Log what the window verifies: every SLO, its length and pace, and when it started."""
+    for track in window.tracks.values():
+        slo = track.slo
         log.info(
             "SLO %s at %s: %s %s %g %s (%s): %s",
             slo.name,
@@ -99,12 +102,21 @@ def verify_sites(
             slo.basis,
             slo.query,
         )
+    if soak > 0:
+        log.info("Soak: %gs of verification after the profile's window", soak)
     log.info(
-        "Verifying %s for %gs, every %gs, against %s", intent_id, profile.window, profile.interval, hook.url
+        "Verifying %s for %gs, every %gs, against %s",
+        intent_id,
+        window.profile.window,
+        window.profile.interval,
+        url,
     )
-    if start is not None and start < time.time():
-        log.info("The window started when the change went live, %.1fs ago", time.time() - start)
-    verdict = verify(slos, profile, hook.query_client(), on_evaluation=_show, start=start)
+    if window.started < window.called:
+        log.info("The window started when the change went live, %.1fs ago", window.called - window.started)
+
+
+def conclude(intent_id: str, verdict: Verdict) -> dict[str, Any]:
+    """Log the window's breaches, alerts and verdict; the verdict as JSON."""
     for breach in verdict.breaches:
         log.warning(
             "SLO %s broken at %s: %d failing evaluation(s), detected %.1fs after the first",
@@ -121,3 +133,21 @@ def verify_sites(
         "Verdict of %s: %s%s", intent_id, verdict.result, f" ({verdict.trigger})" if verdict.trigger else ""
     )
     return verdict.as_json()
+
+
+def verify_sites(
+    intent_id: str,
+    targets: dict[str, dict[str, float]],
+    profile_name: str,
+    hook: PrometheusHook,
+    *,
+    soak: float = 0.0,
+    start: float | None = None,
+) -> dict[str, Any]:
+    """The verdict (``pass`` or ``breach``, as JSON) of the intent's SLOs at every site of
+    ``targets``, waiting in this thread for the whole window (:func:`open_window`'s parameters)."""
+    from include.slo.evaluate import run
+
+    window = open_window(intent_id, targets, profile_name, soak=soak, start=start)
+    describe(intent_id, window, hook.url, soak)
+    return conclude(intent_id, run(window, hook.query_client(), on_evaluation=show))

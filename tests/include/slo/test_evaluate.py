@@ -9,7 +9,7 @@ import pytest
 
 from include.compiler.config import PROJECT_ROOT, ConfigError
 from include.slo.definitions import Profile, load_config, slos_for
-from include.slo.evaluate import PrometheusUnavailable, verify
+from include.slo.evaluate import PrometheusUnavailable, Window, verify
 from tests.clock import Clock
 
 PROFILE = Profile(
@@ -241,3 +241,45 @@ def test_a_target_policy_that_is_not_complete_is_a_config_error(tmp_path, edit, 
     (tmp_path / "slo.yaml").write_text(edit(text), encoding="utf-8")
     with pytest.raises(ConfigError, match=re.escape(message)):
         load_config(tmp_path / "slo.yaml")
+
+
+def test_a_window_opened_again_at_a_later_time_rebuilds_its_failures_in_a_row():
+    """A deferred window whose triggerer restarted is opened again with the same start: the instants
+    already past are evaluated again at their own time, so failures in a row are not forgotten."""
+    config = load_config()
+    slos = slos_for(namespace="intent-a", site="edge1", targets={}, config=config, profile=PROFILE)
+    latency = next(s.query for s in slos if s.name == "latency_p95")
+    # latency breaks from t=1006 on (the threshold is 100 ms); everything else is healthy
+    healthy = {
+        "latency_p95": 20.0,
+        "error_rate": 0.1,
+        "cpu_usage": 30.0,
+        "memory_usage": 45.0,
+        "pod_ready": 100.0,
+    }
+    values = {s.query: healthy[s.name] for s in slos}
+
+    def query(promql, at):
+        return 250.0 if promql == latency and at >= 1006 else values[promql]
+
+    clock = Clock(1000.0)
+    first = Window(slos, PROFILE, now=clock(), start=1000.0)
+    while clock.now < 1006:
+        assert first.step(query, clock) is None
+        clock.sleep(max(0.0, first.tick - clock()))
+    assert first.step(query, clock) is None  # 1006: one failure, not yet a breach
+    assert [e.time for e in first.evaluations if e.met is False] == [1006.0]
+    clock.sleep(1.0)  # the triggerer restarts; the same window is opened again
+    again = Window(slos, PROFILE, now=clock(), start=1000.0)
+    verdict = None
+    while (verdict := again.step(query, clock)) is None:
+        clock.sleep(max(0.0, again.tick - clock()))
+    assert verdict.result == "breach" and verdict.trigger == "slo_breach"
+    failed = [e.time for e in verdict.evaluations if e.slo == "latency_p95" and e.met is False]
+    assert failed == [1006.0, 1008.0]  # the second failure in a row breaks it (consecutiveLimit 2)
+    assert verdict.started == 1000.0 and verdict.breaches[0]["firstFailure"] == 1006.0
+
+
+def test_stepping_a_window_gives_the_same_verdict_as_verify():
+    stepped = run({"latency_p95": [20, 20, 300, 300]})
+    assert stepped.result == "breach" and stepped.breaches[0]["slo"] == "latency_p95"
