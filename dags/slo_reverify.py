@@ -91,14 +91,18 @@ def slo_reverify():
 
         return reverify.summary(verified, rolled_back, get_current_context()["ti"])
 
-    verified = DeployedIntentVerifyOperator.partial(
-        task_id="verify",
-        task_display_name="Verify SLOs",
-        profile="{{ params.slo_profile }}",
-        retries=0,
-        execution_timeout=timedelta(minutes=12),
-        map_index_template="{{ task.intent['intentId'] }}",
-    ).expand(intent=discover()).output
+    verified = (
+        DeployedIntentVerifyOperator.partial(
+            task_id="verify",
+            task_display_name="Verify SLOs",
+            profile="{{ params.slo_profile }}",
+            retries=0,
+            execution_timeout=timedelta(minutes=12),
+            map_index_template="{{ task.intent['intentId'] }}",
+        )
+        .expand(intent=discover())
+        .output
+    )
     rolled_back = revert_group(ROLLBACK_GROUP).expand(plan=select(verified))
     summarised = summary(verified, rolled_back)
     orphans() >> summarised >> failed_task_watcher()
