@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install lint test demo down bench clean
+.PHONY: install lint test demo down bench clean env
 
 $(STAMP): requirements.txt constraints.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ demo: install
 
 down: install
 	$(PY) -m include.demo --down
+
+# .env for docker-compose.yaml, with fresh random secrets; never overwrites an existing .env.
+env: install
+	$(PY) deploy/make_env.py
 
 bench: install
 	$(PY) bench/compile.py --update

@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -22,6 +23,8 @@ import yaml
 from include.compiler.config import PROJECT_ROOT, load_settings
 
 COMPOSE_FILE = PROJECT_ROOT / "docker-compose.yaml"
+# The CeleryExecutor variant: an override used as `-f docker-compose.yaml -f docker-compose.celery.yaml`.
+CELERY_FILE = PROJECT_ROOT / "docker-compose.celery.yaml"
 ENV_EXAMPLE = PROJECT_ROOT / ".env.example"
 DOCKERFILE = PROJECT_ROOT / "Dockerfile"
 DEPLOY = PROJECT_ROOT / "deploy"
@@ -39,6 +42,7 @@ SERVICES = {*AIRFLOW_SERVICES, "postgres", "gitea", "gitea-init", "prometheus", 
 ONE_SHOT = {"airflow-init", "gitea-init"}
 SECRET_NAME = re.compile(r"PASSWORD|TOKEN|SECRET|FERNET|_KEY$")
 VARIABLE = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)")
+REQUIRED = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*):\?")
 
 
 def compose_binary() -> str:
@@ -63,11 +67,14 @@ def dummy_env() -> dict[str, str]:
     return {key: value or f"dummy-{key.lower().replace('_', '-')}" for key, value in env_example().items()}
 
 
-def compose(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+def compose(
+    tmp_path: Path, env: dict[str, str], *args: str, files: tuple[Path, ...] = (COMPOSE_FILE,)
+) -> subprocess.CompletedProcess:
     env_file = tmp_path / "compose.env"
     env_file.write_text("".join(f"{key}={value}\n" for key, value in env.items()))
     return subprocess.run(
-        [compose_binary(), "--project-directory", str(PROJECT_ROOT), "-f", str(COMPOSE_FILE)]
+        [compose_binary(), "--project-directory", str(PROJECT_ROOT)]
+        + [arg for file in files for arg in ("-f", str(file))]
         + ["--env-file", str(env_file), *args],
         capture_output=True,
         text=True,
@@ -76,6 +83,16 @@ def compose(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.Compl
         # Only the env file: nothing from the caller's environment leaks in.
         env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path)},
     )
+
+
+def _uncommented(path: Path) -> str:
+    return "\n".join(line for line in path.read_text().splitlines() if not line.lstrip().startswith("#"))
+
+
+def required_variables(*files: Path) -> set[str]:
+    """The variables the compose files require (``${VAR:?message}``): compose refuses to start
+    while one is unset or empty."""
+    return {name for file in files for name in REQUIRED.findall(_uncommented(file))}
 
 
 @pytest.fixture(scope="module")
@@ -137,15 +154,14 @@ def test_env_example_as_shipped_does_not_start_anything(tmp_path):
 
 
 def test_env_example_has_every_variable_the_compose_file_uses(raw):
-    text = "\n".join(
-        line for line in COMPOSE_FILE.read_text().splitlines() if not line.lstrip().startswith("#")
-    )
-    used = set(VARIABLE.findall(text))
+    used = set(VARIABLE.findall(_uncommented(COMPOSE_FILE) + "\n" + _uncommented(CELERY_FILE)))
     used |= {secret["environment"] for secret in raw.get("secrets", {}).values() if "environment" in secret}
     assert used, "no variables found"
     assert used <= set(env_example()), sorted(used - set(env_example()))
     unused = set(env_example()) - used
     assert not unused, f".env.example has variables docker-compose.yaml does not use: {sorted(unused)}"
+    assert required_variables(COMPOSE_FILE) <= used
+    assert "AIRFLOW_FERNET_KEY" in required_variables(COMPOSE_FILE)
 
 
 def test_env_example_leaves_every_secret_empty():
@@ -206,10 +222,11 @@ def test_secrets_come_from_env(config):
         assert sim["EDGESIM_CONTROL_TOKEN"] == env[f"{site.upper()}_CONTROL_TOKEN"]
 
 
-def test_no_secret_literal_in_the_compose_file(config):
-    """Every secret-like setting is a ${VAR} reference or a file path; no value of .env appears in
-    the file itself; and every secret-like value of the resolved config is one of .env's."""
-    text = COMPOSE_FILE.read_text()
+def assert_no_secret_literal(file: Path, config: dict) -> None:
+    """Every secret-like setting of ``file`` is a ${VAR} reference or a file path; no value of .env
+    appears in the file itself; every secret-like value of the resolved config is one of .env's;
+    and no URL of the resolved config carries a password."""
+    text = file.read_text()
     for line in text.splitlines():
         match = re.match(r"\s*([A-Za-z_][A-Za-z0-9_]*):\s*(.+)$", line)
         if match and SECRET_NAME.search(match.group(1).upper()) and not match.group(1).endswith("_FILE"):
@@ -220,7 +237,13 @@ def test_no_secret_literal_in_the_compose_file(config):
         for key, value in (service.get("environment") or {}).items():
             if SECRET_NAME.search(key) and not key.endswith("_FILE"):
                 assert value in dummies, f"{name}: {key} does not come from .env"
+            for url in re.findall(r"[a-z][a-z0-9+.-]*://[^\s\"']+", value or ""):
+                assert urlsplit(url).password is None, f"{name}: {key} has a password in a URL"
     assert "password" not in _connection(config, "gitea_default")  # the token is added at run time
+
+
+def test_no_secret_literal_in_the_compose_file(config):
+    assert_no_secret_literal(COMPOSE_FILE, config)
 
 
 def test_connections_are_provisioned_as_airflow_conn_variables(config):
@@ -273,7 +296,7 @@ def test_evidence_is_one_volume_shared_by_scheduler_and_api_server(config):
 # -- every service ----------------------------------------------------------------------------------
 
 
-def test_every_service_has_a_healthcheck_or_is_a_gating_one_shot(config):
+def assert_healthchecks(config: dict) -> None:
     services = config["services"]
     for name, service in services.items():
         if name in ONE_SHOT:
@@ -292,13 +315,21 @@ def test_every_service_has_a_healthcheck_or_is_a_gating_one_shot(config):
             assert service.get("restart") == "always", name
 
 
-def test_every_image_is_pinned(config):
+def test_every_service_has_a_healthcheck_or_is_a_gating_one_shot(config):
+    assert_healthchecks(config)
+
+
+def assert_images_pinned(config: dict) -> None:
     for name, service in config["services"].items():
         image = service["image"]
         repository, _, tag = image.rpartition(":")
         assert repository and "/" not in tag, f"{name}: {image} has no tag"
         assert tag != "latest", f"{name}: {image}"
         assert re.search(r"\d", tag), f"{name}: {image} is not pinned to a version"
+
+
+def test_every_image_is_pinned(config):
+    assert_images_pinned(config)
     images = {config["services"][name]["image"].rsplit(":", 1)[0] for name in SERVICES}
     assert {"postgres", "gitea/gitea", "prom/prometheus", "grafana/grafana"} <= images
 
@@ -320,17 +351,20 @@ def test_dependencies_wait_for_health_or_completion(config):
         assert depends(site) == {"gitea-init": "service_completed_successfully"}
 
 
+def _mounted(config: dict, volume: str) -> dict[str, dict[str, bool]]:
+    """``{service: {target: read_only}}`` of every service that mounts ``volume``."""
+    return {
+        name: {
+            m["target"]: m.get("read_only", False) for m in s.get("volumes", []) if m.get("source") == volume
+        }
+        for name, s in config["services"].items()
+        if any(m.get("source") == volume for m in s.get("volumes", []))
+    }
+
+
 def test_the_token_volumes_reach_only_their_users(config):
     def mounted(volume):
-        return {
-            name: {
-                m["target"]: m.get("read_only", False)
-                for m in s.get("volumes", [])
-                if m.get("source") == volume
-            }
-            for name, s in config["services"].items()
-            if any(m.get("source") == volume for m in s.get("volumes", []))
-        }
+        return _mounted(config, volume)
 
     pipeline = mounted("gitea-pipeline-token")
     assert set(pipeline) == {*AIRFLOW_SERVICES, "gitea-init"}
@@ -428,6 +462,171 @@ def test_grafana_is_provisioned_with_the_datasource_and_the_dashboard(config):
     assert binds[path] == PROJECT_ROOT / "monitoring" / "grafana" / "dashboards"
     dashboard = json.loads((binds[path] / "edge-intent.json").read_text())
     assert dashboard["uid"] == "edge-intent"
+
+
+# -- the CeleryExecutor variant (docker-compose.celery.yaml over docker-compose.yaml) -----------------
+
+CELERY_FILES = (COMPOSE_FILE, CELERY_FILE)
+WORKERS = ["airflow-worker", "flower"]  # the services that run Celery (Flower under its profile)
+RESULT_BACKEND = "db+postgresql+psycopg2://airflow@postgres:5432/airflow"
+
+
+@pytest.fixture(scope="module")
+def celery_config(tmp_path_factory) -> dict:
+    tmp = tmp_path_factory.mktemp("compose-celery")
+    done = compose(tmp, dummy_env(), "--profile", "flower", "config", "--format", "json", files=CELERY_FILES)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_celery_variant_is_valid_and_adds_redis_workers_and_flower(tmp_path, celery_config):
+    done = compose(tmp_path, dummy_env(), "config", "--services", files=CELERY_FILES)
+    assert done.returncode == 0, done.stderr
+    assert set(done.stdout.split()) == SERVICES | {"redis", "airflow-worker"}  # Flower: only with its profile
+    assert set(celery_config["services"]) == SERVICES | {"redis", *WORKERS}
+    assert celery_config["services"]["flower"]["profiles"] == ["flower"]
+    assert celery_config["name"] == "edge-intent"
+
+
+def test_celery_variant_needs_the_same_env(tmp_path):
+    env = dummy_env()
+    del env["POSTGRES_PASSWORD"]
+    done = compose(tmp_path, env, "config", "-q", files=CELERY_FILES)
+    assert done.returncode != 0
+    assert "required variable POSTGRES_PASSWORD is missing a value" in done.stderr
+
+
+def test_celery_variant_sets_the_executor_on_every_airflow_service(celery_config):
+    for name in [*AIRFLOW_SERVICES, *WORKERS]:
+        env = _env(celery_config, name)
+        assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor", name
+        assert env["AIRFLOW__CELERY__BROKER_URL"] == "redis://redis:6379/0", name
+        # The result backend is the metadata database, with the password from PGPASSWORD as for
+        # AIRFLOW__DATABASE__SQL_ALCHEMY_CONN: no credential in either URL.
+        assert env["AIRFLOW__CELERY__RESULT_BACKEND"] == RESULT_BACKEND, name
+        assert env["PGPASSWORD"] == dummy_env()["POSTGRES_PASSWORD"], name
+        for key in ("AIRFLOW__CELERY__BROKER_URL", "AIRFLOW__CELERY__RESULT_BACKEND"):
+            assert urlsplit(env[key]).password is None
+        assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://airflow-apiserver:8080/execution/"
+
+
+def test_celery_variant_changes_nothing_else_of_the_airflow_services(config, celery_config):
+    added = {"AIRFLOW__CORE__EXECUTOR", "AIRFLOW__CELERY__BROKER_URL", "AIRFLOW__CELERY__RESULT_BACKEND"}
+    for name in AIRFLOW_SERVICES:
+        local, celery = _env(config, name), _env(celery_config, name)
+        assert {k: v for k, v in celery.items() if k not in added} == {
+            k: v for k, v in local.items() if k not in added
+        }, name
+        for key in ("image", "entrypoint", "command", "user", "volumes"):
+            assert celery_config["services"][name].get(key) == config["services"][name].get(key), (name, key)
+
+
+def test_celery_workers_are_the_scheduler_with_the_worker_command(celery_config):
+    services = celery_config["services"]
+    scheduler = services["airflow-scheduler"]
+    worker = services["airflow-worker"]
+    for key in ("image", "entrypoint", "user"):
+        assert worker[key] == scheduler[key], key
+    assert worker["command"] == ["celery", "worker"]
+    assert services["flower"]["command"] == ["celery", "flower"]
+    worker_env = dict(_env(celery_config, "airflow-worker"))
+    # Signals reach the worker's main process only (dumb-init without setsid): a warm shutdown.
+    assert worker_env.pop("DUMB_INIT_SETSID") == "0"
+    assert worker_env == _env(celery_config, "airflow-scheduler")
+    assert worker["restart"] == "always"
+
+
+def test_celery_workers_mount_the_volumes_the_scheduler_mounts(celery_config):
+    def mounts(service):
+        return sorted(
+            (m["type"], m["source"], m["target"], m.get("read_only", False))
+            for m in celery_config["services"][service]["volumes"]
+        )
+
+    assert mounts("airflow-worker") == mounts("airflow-scheduler")
+    worker = {m["target"]: m["source"] for m in celery_config["services"]["airflow-worker"]["volumes"]}
+    env = _env(celery_config, "airflow-worker")
+    assert worker[env["EDGE_INTENT_EVIDENCE_DIR"]] == "edge-intent-evidence"
+    assert worker[env["EDGE_INTENT_GIT_CACHE"]] == "edge-intent-git-cache"
+    api = {m["target"]: m["source"] for m in celery_config["services"]["airflow-apiserver"]["volumes"]}
+    assert api[env["EDGE_INTENT_EVIDENCE_DIR"]] == "edge-intent-evidence"  # the intent API serves it
+    pipeline = _mounted(celery_config, "gitea-pipeline-token")
+    assert set(pipeline) == {*AIRFLOW_SERVICES, *WORKERS, "gitea-init"}
+    assert all(pipeline[name] == {"/run/edge-intent/gitea": True} for name in [*AIRFLOW_SERVICES, *WORKERS])
+    assert set(_mounted(celery_config, "gitea-sites-token")) == {*SITES, "gitea-init"}
+
+
+def test_celery_services_have_healthchecks(celery_config):
+    assert_healthchecks(celery_config)
+    assert_images_pinned(celery_config)
+    services = celery_config["services"]
+    (command,) = services["airflow-worker"]["healthcheck"]["test"][1:]
+    assert services["airflow-worker"]["healthcheck"]["test"][0] == "CMD-SHELL"
+    # `$$` is compose's escape: the container's shell expands ${HOSTNAME}.
+    assert command == (
+        "celery --app airflow.providers.celery.executors.celery_executor.app inspect ping "
+        '-d "celery@$${HOSTNAME}"'
+    )
+    assert services["redis"]["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
+    assert services["redis"]["image"] == "redis:7.2-bookworm"
+    assert services["flower"]["healthcheck"]["test"][:2] == ["CMD", "curl"]
+
+
+def test_celery_app_of_the_healthcheck_is_in_the_pinned_provider():
+    requirements = (PROJECT_ROOT / "requirements.txt").read_text().splitlines()
+    pinned = {line.split("==")[0].lower() for line in requirements if "==" in line}
+    assert {"apache-airflow-providers-celery", "celery", "redis"} <= pinned
+    from airflow.providers.celery.executors import celery_executor
+    from celery import Celery
+
+    assert isinstance(celery_executor.app, Celery)
+
+
+def test_celery_dependencies_wait_for_redis_and_the_database(celery_config):
+    def depends(service):
+        return {
+            k: v["condition"] for k, v in (celery_config["services"][service].get("depends_on") or {}).items()
+        }
+
+    gates = {
+        "postgres": "service_healthy",
+        "airflow-init": "service_completed_successfully",
+        "gitea-init": "service_completed_successfully",
+    }
+    assert depends("airflow-worker") == {
+        **gates,
+        "redis": "service_healthy",
+        "airflow-apiserver": "service_healthy",  # the workers' tasks call its execution API
+    }
+    assert depends("airflow-scheduler") == {**gates, "redis": "service_healthy"}
+    assert depends("flower") == {**gates, "redis": "service_healthy"}
+    assert depends("redis") == {}
+
+
+def test_redis_is_reachable_only_by_celery_users(celery_config):
+    """No password on Redis: it is on an internal network that only the services that use the
+    broker join, and publishes no port."""
+    services = celery_config["services"]
+    on_celery = {name for name, s in services.items() if "celery" in (s.get("networks") or {})}
+    assert on_celery == {"redis", "airflow-scheduler", *WORKERS}
+    assert set(services["redis"]["networks"]) == {"celery"}
+    assert celery_config["networks"]["celery"]["internal"] is True
+    assert "ports" not in services["redis"]
+    for name in ("airflow-scheduler", *WORKERS):
+        assert set(services[name]["networks"]) == {"default", "celery"}, name
+    (port,) = services["flower"]["ports"]
+    assert (port["host_ip"], port["target"]) == ("127.0.0.1", 5555)
+
+
+def test_no_secret_literal_in_the_celery_file(celery_config):
+    assert_no_secret_literal(CELERY_FILE, celery_config)
+    assert not VARIABLE.findall(_uncommented(CELERY_FILE))  # nothing new for .env
+
+
+def test_compose_file_header_points_at_the_celery_variant():
+    header = COMPOSE_FILE.read_text().split("\nname:", 1)[0]
+    assert "docker compose -f docker-compose.yaml -f docker-compose.celery.yaml up" in header
+    assert "docker compose -f docker-compose.yaml -f docker-compose.celery.yaml" in CELERY_FILE.read_text()
 
 
 # -- Dockerfile -------------------------------------------------------------------------------------
