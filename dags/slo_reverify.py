@@ -40,7 +40,7 @@ from airflow.sdk import Param, TriggerRule, dag, get_current_context, task
 from edge_intent.dagparams import dag_settings, failed_task_watcher, slo_profile_param
 from edge_intent.operators.slo_verify import DeployedIntentVerifyOperator
 from edge_intent.rollout.group import revert_group
-from include.lifecycle import ROLLBACK_GROUP, Dag, Key
+from include.lifecycle import REVERIFY_VERIFY, ROLLBACK_GROUP, Dag, Key
 
 ORPHANS = Key.ORPHANS.value
 
@@ -93,7 +93,7 @@ def slo_reverify():
 
     verified = (
         DeployedIntentVerifyOperator.partial(
-            task_id="verify",
+            task_id=REVERIFY_VERIFY,
             task_display_name="Verify SLOs",
             profile="{{ params.slo_profile }}",
             retries=0,

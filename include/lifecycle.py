@@ -134,6 +134,7 @@ WAIT_FOR_RESTORE = "wait_for_restore"
 EVIDENCE = "evidence"
 
 ROLLBACK_GROUP = "rollback"  # intent_pipeline and slo_reverify
+REVERIFY_VERIFY = "verify"  # slo_reverify: one mapped SLO window per deployed intent
 WITHDRAW_GROUP = "withdraw"  # intent_withdraw
 RESET_GROUP = "reset"  # emergency_reset
 RECONCILE_GROUP = "reconcile"  # intent_reconcile

@@ -241,6 +241,28 @@ def triggerer_killed_during_a_wait(stack, api, offset: int = 0) -> dict[str, flo
     return {"resumed": resumed - killed}
 
 
+def test_triggerer_killed_during_the_slo_window_the_window_is_judged_whole(faulty):
+    """The SLO window runs deferred in the triggerer. Killed mid-window and started again 3 s later,
+    the new triggerer opens the same window from the same start: the instants it missed are read
+    at their own time from Prometheus, so the verdict has every instant of the window, none lost
+    to the outage, and no worker slot was held meanwhile."""
+    stack, api = faulty
+    text = "URLLC slice with 19 ms latency at edge1"
+    run_id = api.trigger(PIPELINE, {"intent": text, "slo_profile": "demo", "rollout_strategy": ALL_AT_ONCE})
+    verify = site_task(VERIFY_SLOS, "edge1")
+    wait_until(lambda: states(api, run_id).get(verify) == "deferred", 180, "the deferred SLO window", 0.3)
+    time.sleep(8)  # the first triggerer evaluates a few instants
+    stack.kill("triggerer")
+    time.sleep(3)
+    stack.restart("triggerer")
+    assert api.follow(PIPELINE, run_id, timeout=240)["state"] == "success"
+    verdict = api.xcom(PIPELINE, run_id, wave_task(1, VERIFY_SLOS), key="verdict", map_index=0)
+    instants = sorted({evaluation["time"] for evaluation in verdict["evaluations"]})
+    assert verdict["result"] == "pass" and instants[0] == verdict["started"]
+    assert instants[-1] == pytest.approx(verdict["started"] + 30, abs=0.5)  # the demo window, whole
+    assert max(b - a for a, b in zip(instants, instants[1:], strict=False)) <= 2.0 + 1e-6  # every 2 s
+
+
 def test_a_site_lost_during_the_rollback_is_named_and_not_counted_restored(faulty):
     figures = site_lost_during_rollback(*faulty)
     print(f"\nedge2 lost during the rollback; the run ended {figures['ended']:.1f} s after the loss")
