@@ -4,6 +4,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+# Test files run side by side, each whole on one worker (tests/conftest.py): most of the suite's time
+# is waiting for SLO windows and site syncs, not CPU. TEST_WORKERS=0 runs them one after another.
+TEST_WORKERS ?= 4
 
 .PHONY: install lint test demo down bench clean env
 
@@ -20,10 +23,10 @@ lint: install
 	$(VENV)/bin/ruff check .
 
 test: install lint
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup) $(PYTEST_ARGS)
 
 demo: install
-	$(PY) -m include.demo $(if $(KEEP),--keep,)
+	$(PY) -m include.demo $(if $(KEEP),--keep,) $(if $(EXECUTOR),--executor $(EXECUTOR),)
 
 down: install
 	$(PY) -m include.demo --down

@@ -2,7 +2,9 @@
 
 1. Compiles and renders the README's sample intents (``.demo/compile/<intent-id>/<site>/``).
 2. Starts the local stack: a Git server, one simulated edge site per catalogue site, and Airflow's
-   api-server, scheduler, dag-processor and triggerer on SQLite, all on free loopback ports.
+   api-server, scheduler, dag-processor and triggerer on SQLite (LocalExecutor), all on free
+   loopback ports; ``--executor celery`` (``make demo EXECUTOR=celery``) runs Airflow with the
+   CeleryExecutor instead: PostgreSQL, Redis and two Celery workers.
 3. Submits a sample intent for every site through Airflow's REST API and prints each phase as it
    happens, wave by wave (the canary first), with the commit delivered to each site, its RootSync
    state and SLO verdict; then a broken intent (a fault at the canary) that breaches there, is
@@ -280,23 +282,36 @@ def _print_rollout(record: dict) -> None:
     print(f"    never touched: {', '.join(record['untouched']) or 'none'}")
 
 
-def run_pipeline(keep: bool) -> int:
+AIRFLOW_SHAPES = {
+    "local": "Airflow on SQLite with the LocalExecutor",
+    "celery": "Airflow on PostgreSQL with the CeleryExecutor, Redis and two Celery workers",
+}
+
+
+def run_pipeline(keep: bool, executor: str = "local") -> int:
     from include.localstack import stack as localstack
     from include.localstack.airflow_api import AirflowAPI
 
     if STACK_FILE.exists():
         raise SystemExit(f"a demo stack is still up ({STACK_FILE}); run 'make down' first")
-    print("\nStarting the local stack (Git server, simulated sites, Prometheus, Airflow on SQLite) ...")
+    shape = AIRFLOW_SHAPES[executor]
+    print(f"\nStarting the local stack (Git server, simulated sites, Prometheus, {shape}) ...")
     started = time.perf_counter()
     # A fresh stack each time: an earlier demo's Airflow DB (its trigger rows), repositories and
     # site state would otherwise carry over into this one.
     shutil.rmtree(DEMO / "stack", ignore_errors=True)
-    stack = localstack.start(DEMO / "stack", airflow=True)
+    stack = localstack.start(DEMO / "stack", airflow=True, executor=executor)
     try:
         sites = ", ".join(f"{site} {stack.site_url(site)} (simulated)" for site in stack.sites)
         print(
             f"  up in {time.perf_counter() - started:.0f} s: Git {stack.git_url}; "
             f"Prometheus {stack.prometheus_url}; {sites}"
+        )
+        described = stack.describe()
+        workers = ", ".join(described.get("workers", {}).values())
+        print(
+            f"  executor: {stack.executor}"
+            + (f" (workers {workers}; broker {described['redis']})" if workers else "")
         )
         api = AirflowAPI(stack.airflow_url, *localstack.ADMIN)
         api.wait_for_dag(DAG_ID)
@@ -322,12 +337,19 @@ def run_pipeline(keep: bool) -> int:
             }
             print(f"\nevidence.json ({breaking['evidence']}), seed fields:")
             print(json.dumps(shown, indent=2))
-        summary = {"dagId": DAG_ID, "airflow": stack.airflow_url, "healthy": healthy, "breaking": breaking}
+        summary = {
+            "dagId": DAG_ID,
+            "airflow": stack.airflow_url,
+            "executor": stack.executor,
+            "healthy": healthy,
+            "breaking": breaking,
+        }
         (DEMO / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
         print(
             f"\nSummary: {(DEMO / 'summary.json').relative_to(PROJECT_ROOT)} (healthy: {healthy['state']}, "
             f"{(healthy.get('fulfilment') or {}).get('state', 'no report')}, "
-            f"breaking: {breaking['state']}, evidence: {breaking.get('evidence')})"
+            f"breaking: {breaking['state']}, evidence: {breaking.get('evidence')}; "
+            f"executor: {stack.executor})"
         )
         print(f"Airflow UI: {stack.airflow_url}  (login {localstack.ADMIN[0]} / {localstack.ADMIN[1]})")
         if keep:
@@ -354,7 +376,10 @@ def down() -> int:
     if not STACK_FILE.exists():
         print("No demo stack is up.")
         return 0
-    stopped = localstack.stop_pids(json.loads(STACK_FILE.read_text())["pids"])
+    described = json.loads(STACK_FILE.read_text())
+    stopped = localstack.stop_pids(described["pids"])
+    for directory in described.get("scratch", {}).values():  # PostgreSQL's data, outside .demo
+        shutil.rmtree(directory, ignore_errors=True)
     STACK_FILE.unlink()
     print(f"Stopped: {', '.join(stopped) or 'nothing was running'}.")
     return 0
@@ -364,13 +389,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m include.demo", description=__doc__.splitlines()[0])
     parser.add_argument("--keep", action="store_true", help="leave the stack up and write .demo/stack.json")
     parser.add_argument("--down", action="store_true", help="stop a stack left up by --keep")
+    parser.add_argument(
+        "--executor",
+        choices=sorted(AIRFLOW_SHAPES),
+        default="local",
+        help="Airflow's executor: local (LocalExecutor on SQLite, the default) or celery "
+        "(CeleryExecutor on PostgreSQL and Redis, two workers)",
+    )
     args = parser.parse_args(argv)
     if args.down:
         return down()
     print("Compiling the README's sample intents:")
     compile_samples()
     print(f"\nSummary of the compilations: {(OUT / 'summary.json').relative_to(PROJECT_ROOT)}")
-    return run_pipeline(args.keep)
+    return run_pipeline(args.keep, args.executor)
 
 
 if __name__ == "__main__":

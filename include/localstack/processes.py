@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -14,7 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from include.compiler.config import PROJECT_ROOT
+
+STOP_SIGNALS = {"postgres": signal.SIGINT}
+"""How a service is asked to stop when not with SIGTERM: PostgreSQL's SIGTERM is its smart shutdown,
+which waits for every client to disconnect; SIGINT is its fast shutdown."""
 
 
 def free_port() -> int:
@@ -52,9 +59,27 @@ class Service:
     log: Path | None = None
     args: list[str] = field(default_factory=list)
     env: dict[str, str] | None = None
+    user: str | None = None
+    """The system user it runs as (root starts PostgreSQL as ``postgres``); None: this process's."""
+    scratch: Path | None = None
+    """A directory of its own outside the stack's root, removed once it has stopped."""
+
+    @property
+    def stop_signal(self) -> int:
+        return STOP_SIGNALS.get(self.name, signal.SIGTERM)
 
 
-def spawn(name: str, args: list[str], log_path: Path, env: dict[str, str] | None = None) -> Service:
+def as_user(user: str | None) -> dict[str, Any]:
+    """``subprocess.Popen`` arguments that run a command as ``user`` (its own group, no other group)
+    when this process is root; none otherwise (it then runs as this process's user)."""
+    if user is None or os.geteuid() != 0:
+        return {}
+    return {"user": user, "group": user, "extra_groups": []}
+
+
+def spawn(
+    name: str, args: list[str], log_path: Path, env: dict[str, str] | None = None, user: str | None = None
+) -> Service:
     """Start ``args`` in a process group of its own, stdout and stderr appended to ``log_path``."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
@@ -66,17 +91,38 @@ def spawn(name: str, args: list[str], log_path: Path, env: dict[str, str] | None
             env=env or os.environ.copy(),
             cwd=PROJECT_ROOT,
             start_new_session=True,
+            **as_user(user),
         )
-    return Service(name, process, log=log_path, args=list(args), env=env)
+    return Service(name, process, log=log_path, args=list(args), env=env, user=user)
 
 
-def kill(service: Service, *, group: bool = True) -> None:
+def _descendants(pid: int) -> list[psutil.Process]:
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.Error:
+        return []
+
+
+def _signal_each(processes: list[psutil.Process], sig: int) -> None:
+    for process in processes:
+        with contextlib.suppress(psutil.Error):
+            process.send_signal(sig)
+
+
+def kill(service: Service, *, group: bool = True, tree: bool = False) -> None:
     """SIGKILL the service, as a crash would, and reap it.
 
     :param group: its whole process group (its workers too); False kills the main process alone,
         as when the scheduler itself crashes while the task processes it started run on.
+    :param tree: also every process it started that left its group, as when the machine or the
+        container of a Celery worker dies: Airflow's task supervisor runs each task in a process
+        group of its own. The tree is frozen (SIGSTOP) first, so nothing forks while it is killed.
     """
     with contextlib.suppress(ProcessLookupError):
+        if tree:
+            os.killpg(service.process.pid, signal.SIGSTOP)
+            _signal_each(_descendants(service.process.pid), signal.SIGSTOP)
+            _signal_each(_descendants(service.process.pid), signal.SIGKILL)
         if group:
             os.killpg(service.process.pid, signal.SIGKILL)
         else:
@@ -85,11 +131,15 @@ def kill(service: Service, *, group: bool = True) -> None:
 
 
 def stop_all(services: list[Service], timeout: float = 15) -> None:
-    """SIGTERM every group, newest first; SIGKILL what is still running after ``timeout``."""
+    """Ask every group to stop (SIGTERM, or the service's own signal), newest first; SIGKILL what is
+    still running after ``timeout``, and any process a service started that outlived it (a task
+    process in a group of its own). Then remove the services' scratch directories."""
+    started: list[psutil.Process] = []
     for service in reversed(services):
         if service.process.poll() is None:
+            started += _descendants(service.process.pid)
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(service.process.pid, signal.SIGTERM)
+                os.killpg(service.process.pid, service.stop_signal)
     deadline = time.time() + timeout
     for service in services:
         try:
@@ -98,6 +148,10 @@ def stop_all(services: list[Service], timeout: float = 15) -> None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(service.process.pid, signal.SIGKILL)
             service.process.wait()
+    _signal_each([p for p in started if p.is_running()], signal.SIGKILL)
+    for service in services:
+        if service.scratch:
+            shutil.rmtree(service.scratch, ignore_errors=True)
 
 
 def stop_pids(pids: dict[str, int], timeout: float = 15) -> list[str]:
@@ -105,7 +159,7 @@ def stop_pids(pids: dict[str, int], timeout: float = 15) -> list[str]:
     stopped = []
     for name, pid in pids.items():
         try:
-            os.killpg(pid, signal.SIGTERM)
+            os.killpg(pid, STOP_SIGNALS.get(name, signal.SIGTERM))
             stopped.append(name)
         except (ProcessLookupError, PermissionError):
             continue

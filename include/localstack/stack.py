@@ -1,5 +1,6 @@
 """Start and stop the local stack: Git smart-HTTP server, one edge-site simulator per site, and
-Airflow (api-server, scheduler, dag-processor, triggerer; LocalExecutor on SQLite).
+Airflow (api-server, scheduler, dag-processor, triggerer; LocalExecutor on SQLite, or the
+CeleryExecutor on PostgreSQL and Redis with two workers: see :mod:`include.localstack.celery`).
 
 Everything listens on 127.0.0.1 on ports chosen at run time. Tokens are random per stack, kept in
 files readable only by the owner, and reach Airflow as connections in ``AIRFLOW_CONN_*``
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from include.compiler.config import PROJECT_ROOT, load_settings
+from include.localstack import celery
 from include.localstack.processes import (
     Service,
     free_port,
@@ -57,18 +59,22 @@ class Stack:
     site_secrets: dict[str, dict[str, str]] = field(default_factory=dict)
     airflow_url: str = ""
     prometheus_url: str = ""
+    celery_backends: celery.Backends | None = None
+    """PostgreSQL and Redis of the CeleryExecutor; None: the LocalExecutor on SQLite."""
 
     # -- processes -------------------------------------------------------------------------------
 
-    def _spawn(self, name: str, args: list[str], env: dict[str, str] | None = None) -> Service:
-        service = spawn(name, args, self.root / "logs" / f"{name}.log", env)
+    def _spawn(
+        self, name: str, args: list[str], env: dict[str, str] | None = None, user: str | None = None
+    ) -> Service:
+        service = spawn(name, args, self.root / "logs" / f"{name}.log", env, user)
         self.services[name] = service
         return service
 
-    def kill(self, name: str, *, group: bool = True) -> None:
-        """SIGKILL one service (``gitserver``, ``scheduler``, ``api-server``, a site ...); see
-        :func:`include.localstack.processes.kill` for ``group``."""
-        kill(self.services[name], group=group)
+    def kill(self, name: str, *, group: bool = True, tree: bool = False) -> None:
+        """SIGKILL one service (``gitserver``, ``scheduler``, ``api-server``, a site, ``worker1`` ...);
+        see :func:`include.localstack.processes.kill` for ``group`` and ``tree``."""
+        kill(self.services[name], group=group, tree=tree)
 
     def restart(self, name: str) -> Service:
         """Start a killed service again with the same command and environment (same port: every
@@ -76,8 +82,8 @@ class Stack:
         old = self.services[name]
         if old.process.poll() is None:
             kill(old)
-        service = self._spawn(name, old.args, old.env)
-        service.url = old.url
+        service = self._spawn(name, old.args, old.env, old.user)
+        service.url, service.scratch = old.url, old.scratch
         return service
 
     def start_git(self) -> str:
@@ -336,6 +342,7 @@ class Stack:
             "EDGE_INTENT_METRICS_TOKEN": self.metrics_token(),
             "PYTHONWARNINGS": "ignore",
             **self.connections_env(),
+            **(self.celery_backends.airflow_env() if self.celery_backends else {}),
         }
         if port:
             base = f"http://127.0.0.1:{port}"
@@ -372,11 +379,14 @@ class Stack:
         self._spawn("scheduler", [AIRFLOW, "scheduler", "--skip-serve-logs"], env)
         self._spawn("dag-processor", [AIRFLOW, "dag-processor"], env)
         self._spawn("triggerer", [AIRFLOW, "triggerer", "--skip-serve-logs"], env)
+        components = ["api-server", "scheduler", "dag-processor", "triggerer"]
+        if self.celery_backends:
+            components += celery.start_workers(self, AIRFLOW, env)
         self.airflow_url = f"http://127.0.0.1:{port}"
         self.services["api-server"].url = self.airflow_url
         deadline = time.time() + timeout
         while time.time() < deadline:
-            for name in ("api-server", "scheduler", "dag-processor", "triggerer"):
+            for name in components:
                 if self.services[name].process.poll() is not None:
                     raise RuntimeError(f"Airflow {name} exited; see {self.services[name].log}")
             try:
@@ -386,6 +396,8 @@ class Stack:
                     (health.get(part) or {}).get("status") == "healthy"
                     for part in ("metadatabase", "scheduler", "triggerer", "dag_processor")
                 ):
+                    if self.celery_backends:
+                        celery.wait_for_workers(self, self.celery_backends.broker_url, deadline - time.time())
                     if self.prometheus_url:
                         self._scrape_targets([f"127.0.0.1:{port}"])
                     return self.airflow_url
@@ -412,10 +424,16 @@ class Stack:
         with urllib.request.urlopen(request, timeout=10) as reply:
             return json.load(reply)
 
+    @property
+    def executor(self) -> str:
+        return celery.EXECUTORS["celery" if self.celery_backends else "local"]
+
     def describe(self) -> dict[str, Any]:
-        """Addresses of every service and the demo login (no tokens)."""
+        """Addresses of every service and the demo login (no tokens, no passwords)."""
         return {
             "root": str(self.root),
+            "executor": self.executor,
+            **(celery.describe(self, self.celery_backends) if self.celery_backends else {}),
             "git": self.git_url,
             "prometheus": self.prometheus_url,
             "sites": {site: self.site_url(site) for site in self.sites if site in self.services},
@@ -439,8 +457,15 @@ def start(
     prometheus: bool = False,
     period: float = 1.0,
     airflow_env: dict[str, str] | None = None,
+    executor: str = "local",
 ) -> Stack:
-    """Start the Git server and one simulator per site (and Prometheus and Airflow when asked)."""
+    """Start the Git server and one simulator per site (and Prometheus and Airflow when asked).
+
+    :param executor: ``local`` (the LocalExecutor on SQLite) or ``celery`` (the CeleryExecutor on
+        PostgreSQL and Redis, with two workers); only with ``airflow``.
+    """
+    if executor not in celery.EXECUTORS:
+        raise ValueError(f"executor must be one of {', '.join(celery.EXECUTORS)}, not {executor!r}")
     stack = Stack(Path(root), sites or list(load_settings().catalogue.names))
     stack.root.mkdir(parents=True, exist_ok=True)
     try:
@@ -449,6 +474,8 @@ def start(
             stack.start_site(site, period=period)
         if prometheus or airflow:
             stack.start_prometheus()
+        if airflow and executor == "celery":
+            stack.celery_backends = celery.start_backends(stack)
         if airflow:
             stack.start_airflow(extra_env=airflow_env)
     except BaseException:
