@@ -40,9 +40,11 @@ RUNNING_ENV = {
     "EDGE_INTENT_API_BURST": "60",
     "EDGE_INTENT_API_SLO_PROFILE": "demo",
     "EDGE_INTENT_WAIT_TIMEOUT": "30",
+    "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "600",
 }
-"""The shared running stack's settings: an intent API burst the rate-limit test can exhaust, and
-site waits that give up after 30 s (a fault test waits for one to)."""
+"""The shared running stack's settings: an intent API burst the rate-limit test can exhaust, site
+waits that give up after 30 s (a fault test waits for one to), and DAG files parsed once (they do
+not change under a test; parsing every 30 s costs a fifth of a core per stack)."""
 
 
 @pytest.fixture(scope="session")
