@@ -4,9 +4,10 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
-# Test files run side by side, each whole on one worker (tests/conftest.py): most of the suite's time
-# is waiting for SLO windows and site syncs, not CPU. TEST_WORKERS=0 runs them one after another.
-TEST_WORKERS ?= 4
+# Test files run side by side, each whole on one worker (its module fixtures start once; session
+# fixtures once per worker): most of the suite's time is waiting for SLO windows and site syncs,
+# not CPU. TEST_WORKERS=0 runs them one after another.
+TEST_WORKERS ?= 2
 
 .PHONY: install lint test demo down bench clean env
 
@@ -23,7 +24,7 @@ lint: install
 	$(VENV)/bin/ruff check .
 
 test: install lint
-	$(PY) -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup) $(PYTEST_ARGS)
+	$(PY) -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile) $(PYTEST_ARGS)
 
 demo: install
 	$(PY) -m include.demo $(if $(KEEP),--keep,) $(if $(EXECUTOR),--executor $(EXECUTOR),)
@@ -42,6 +43,8 @@ bench: install
 	$(PY) bench/rollout.py --update
 	$(PY) bench/intake.py --update
 	$(PY) bench/faults.py --update
+	$(PY) bench/load.py --update
+	$(PY) bench/load.py --executor celery --update
 
 clean:
 	rm -rf $(VENV) .demo .pytest_cache .ruff_cache

@@ -211,14 +211,3 @@ def rendered_sample(tmp_path_factory, settings, many_targets_intent):
 
 pytest_plugins = ["tests.stackfixtures"]
 
-
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
-def pytest_collection_modifyitems(config, items):
-    """Under pytest-xdist (``make test`` runs ``--dist loadgroup``), a test file runs whole on one
-    worker, so its module fixtures (a stack of its own, a running pipeline) start once. Session
-    fixtures start once per worker that needs them (the running Airflow stack among them)."""
-    if not getattr(config.option, "loadgroup", False):  # what pytest-xdist sets on its workers
-        return
-    for item in items:
-        if not item.get_closest_marker("xdist_group"):
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
