@@ -40,22 +40,30 @@ def prepare_workspace(workspace: Path) -> None:
         link.symlink_to(FUNCTIONS, target_is_directory=True)
 
 
+def kpt_env() -> dict[str, str]:
+    """The environment kpt runs in, and with it the exec functions.
+
+    The functions are Python scripts started as ``python3 -IS`` (standard library only, see
+    include/kpt/functions/krmfn.py): ``python3`` is this interpreter, whose PyYAML they fall back
+    on for YAML they do not read themselves. PYTHONPATH serves functions started without ``-I``.
+    """
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
+    return env
+
+
 def render(package: Path, *, timeout: float = RENDER_TIMEOUT_S) -> str:
     """Render ``package`` in place; return kpt's report, or raise RenderError with kpt's output.
 
     :param package: a package directory whose parent holds the ``functions`` link.
     """
     binary = kpt_binary()
-    env = dict(os.environ)
-    # The exec functions are Python scripts ('#!/usr/bin/env python3'): run them with this
-    # interpreter, which has the project and PyYAML installed.
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
     try:
         done = subprocess.run(
             [binary, "fn", "render", ".", "--allow-exec", "--truncate-output=false"],
             cwd=package,
-            env=env,
+            env=kpt_env(),
             capture_output=True,
             text=True,
             timeout=timeout,

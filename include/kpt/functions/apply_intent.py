@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env -S python3 -IS
 """kpt mutator: apply the intent to every resource of the package.
 
 functionConfig: the package's ``setters.yaml`` ConfigMap. For every resource that is not
@@ -8,22 +8,38 @@ local config it
 * sets the intent labels (intent id, site, slice type, managed-by) on the resource and on the
   pod template of workloads,
 * sets ``metadata.namespace`` to the intent's namespace on namespaced resources.
+
+Started with ``python3 -IS`` (no site-packages): it imports only the standard library and this
+project's small modules (see krmfn).
 """
 
 from __future__ import annotations
 
 import os
-import re
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path[:0] = [os.path.realpath(f"{__file__}/{up}") for up in ("..", "../../../..")]  # krmfn; the project
 
 from krmfn import CLUSTER_SCOPED, is_local_config, pod_template_metadata, result, run  # noqa: E402
 
 from include.compiler import names  # noqa: E402
 
-SETTER = re.compile(r"\$\{([A-Za-z0-9_.-]+)\}")
+SETTER_NAME = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
 REQUIRED = ("intent-id", "namespace", "site", "slice-type")
+
+
+def setter_refs(text):
+    """(start, end, name) of every ``${name}`` in ``text``, name of letters, digits, ``_.-``."""
+    refs, position = [], 0
+    while (start := text.find("${", position)) >= 0:
+        end = text.find("}", start + 2)
+        name = text[start + 2 : end]
+        if end < 0 or not name or not SETTER_NAME.issuperset(name):
+            position = start + 1
+            continue
+        refs.append((start, end + 1, name))
+        position = end + 1
+    return refs
 
 
 def substitute(node, setters):
@@ -31,11 +47,17 @@ def substitute(node, setters):
         return {key: substitute(value, setters) for key, value in node.items()}
     if isinstance(node, list):
         return [substitute(value, setters) for value in node]
-    if isinstance(node, str):
-        whole = SETTER.fullmatch(node)
-        if whole and whole.group(1) in setters and setters[whole.group(1)].isdigit():
-            return int(setters[whole.group(1)])
-        return SETTER.sub(lambda m: setters.get(m.group(1), m.group(0)), node)
+    if isinstance(node, str) and "${" in node:
+        refs = setter_refs(node)
+        if len(refs) == 1 and refs[0][:2] == (0, len(node)):  # the whole value is one ${name}
+            value = setters.get(refs[0][2])
+            if value is not None and value.isdigit():
+                return int(value)
+        parts, position = [], 0
+        for start, end, name in refs:
+            parts += [node[position:start], setters.get(name, node[start:end])]
+            position = end
+        return "".join(parts) + node[position:]
     return node
 
 

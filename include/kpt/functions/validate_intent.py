@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env -S python3 -IS
 """kpt validator: refuse a package that is not safe to deliver to an edge site.
 
 It reports, as kpt error results:
@@ -7,24 +7,34 @@ It reports, as kpt error results:
 * namespaced resources outside the intent's namespace;
 * containers (and init containers) of workloads without CPU and memory limits;
 * setters left unfilled (``${name}``).
+
+Started with ``python3 -IS`` (no site-packages): it imports only the standard library and this
+project's small modules (see krmfn).
 """
 
 from __future__ import annotations
 
-import json
 import os
-import re
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path[:0] = [os.path.realpath(f"{__file__}/{up}") for up in ("..", "../../../..")]  # krmfn; the project
 
 from krmfn import CLUSTER_SCOPED, is_local_config, pod_specs, result, run  # noqa: E402
 
 from include.compiler import names  # noqa: E402
 
-DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+LABEL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
 LABEL_NAMED = {"Namespace", "Service"}
+
+
+def is_dns_label(name):
+    """``[a-z0-9]([-a-z0-9]*[a-z0-9])?`` (the length limit is checked apart)."""
+    return bool(name) and LABEL_CHARS.issuperset(name) and name[0] != "-" and name[-1] != "-"
+
+
+def is_dns_subdomain(name):
+    """DNS-1123 labels joined by dots."""
+    return all(is_dns_label(label) for label in name.split("."))
 
 
 def check_name(item):
@@ -32,9 +42,9 @@ def check_name(item):
     if not isinstance(name, str) or not name:
         return [result("has no metadata.name", item=item, field="metadata.name")]
     if item.get("kind") in LABEL_NAMED:
-        if len(name) > 63 or not DNS_LABEL.fullmatch(name):
+        if len(name) > 63 or not is_dns_label(name):
             return [result(f"name {name!r} is not a DNS-1123 label", item=item, field="metadata.name")]
-    elif len(name) > 253 or not DNS_SUBDOMAIN.fullmatch(name):
+    elif len(name) > 253 or not is_dns_subdomain(name):
         return [result(f"name {name!r} is not a DNS-1123 subdomain", item=item, field="metadata.name")]
     return []
 
@@ -92,7 +102,21 @@ def check_limits(item):
     return found
 
 
+def has_setter_syntax(node):
+    """Whether a key or string value anywhere in ``node`` holds ``${``."""
+    if isinstance(node, dict):
+        return any(has_setter_syntax(key) or has_setter_syntax(value) for key, value in node.items())
+    if isinstance(node, list):
+        return any(has_setter_syntax(value) for value in node)
+    return isinstance(node, str) and "${" in node
+
+
 def check_setters(item):
+    if not has_setter_syntax(item):  # the usual case; spares importing json and re
+        return []
+    import json
+    import re
+
     leftover = sorted(set(re.findall(r"\$\{([^}]*)\}", json.dumps(item))))
     return [result(f"setter ${{{name}}} is not filled", item=item) for name in leftover]
 
