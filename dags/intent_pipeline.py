@@ -36,7 +36,7 @@ from datetime import timedelta
 
 from airflow.sdk import Param, TriggerRule, XComArg, dag, get_current_context, task
 
-from edge_intent.dagparams import dag_settings, slo_profile_param
+from edge_intent.dagparams import dag_settings, max_active_intents, slo_profile_param
 from edge_intent.rollout.group import revert_group
 from edge_intent.rollout.wave_group import wave
 from include.compiler.config import load_settings
@@ -66,7 +66,7 @@ def _rollback_plan(context):
 @dag(
     dag_id=Dag.PIPELINE.value,
     schedule=None,
-    max_active_runs=16,
+    max_active_runs=max_active_intents(),
     **dag_settings(doc=__doc__, tags=["intent", "gitops", "o2ims"], retries=3, backoff=True),
     params={
         "intent": Param(

@@ -15,6 +15,7 @@ DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(?!\n)$"
 ``$`` also matches before a trailing newline: the lookahead refuses that (valid ECMA-262 too)."""
 OWNER = "edge-intent"
 WAIT_TIMEOUT_ENV = "EDGE_INTENT_WAIT_TIMEOUT"
+MAX_ACTIVE_RUNS_ENV = "EDGE_INTENT_MAX_ACTIVE_RUNS"
 
 
 def wait_timeout() -> float:
@@ -30,6 +31,21 @@ def wait_timeout() -> float:
     if not 1 <= value <= 3600:
         raise ValueError(f"{WAIT_TIMEOUT_ENV}: must be between 1 and 3600 seconds, got {value:g}")
     return value
+
+
+def max_active_intents() -> int:
+    """The most ``intent_pipeline`` runs in flight at once (more wait queued):
+    ``$EDGE_INTENT_MAX_ACTIVE_RUNS`` where the DAG files are parsed, else 64. A run waiting on a
+    site or an SLO window is deferred and holds no worker slot, so this, not the workers, bounds the
+    intents in flight; what runs at once is bounded by Airflow's parallelism and pools as usual."""
+    import os
+
+    raw = os.environ.get(MAX_ACTIVE_RUNS_ENV, "").strip()
+    if not raw:
+        return 64
+    if not raw.isdigit() or not 1 <= int(raw) <= 10_000:
+        raise ValueError(f"{MAX_ACTIVE_RUNS_ENV}: must be a whole number from 1 to 10000, got {raw[:40]!r}")
+    return int(raw)
 
 
 def dag_settings(

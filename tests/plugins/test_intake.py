@@ -234,3 +234,20 @@ def test_a_tmf921_intents_bad_strategy_characteristic_is_refused(no_model):
             read_submission(tmf)
         assert answered.value.status == 422
         assert [e["field"] for e in answered.value.errors] == [field]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("", 64), ("1", 1), (" 200 ", 200), ("0", None), ("-3", None), ("1e3", None), ("x", None)],
+)
+def test_the_intents_in_flight_are_configured_and_checked(monkeypatch, raw, expected):
+    from edge_intent.dagparams import MAX_ACTIVE_RUNS_ENV, max_active_intents
+
+    monkeypatch.setenv(MAX_ACTIVE_RUNS_ENV, raw)
+    if expected is None:
+        with pytest.raises(
+            ValueError, match=f"{MAX_ACTIVE_RUNS_ENV}: must be a whole number from 1 to 10000"
+        ):
+            max_active_intents()
+    else:
+        assert max_active_intents() == expected
