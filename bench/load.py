@@ -157,7 +157,8 @@ def main() -> int:
         ]
         update_section(
             f"load-{args.executor}",
-            f"Command: `python bench/load.py --executor {args.executor} --update`\n\n"
+            f"Command: `python bench/load.py --counts {' '.join(map(str, args.counts))} "
+            f"--executor {args.executor} --update`\n\n"
             f"One two-site intent alone: {one['wall']:.1f} s (demo profile, canary then edge2).\n\n"
             + markdown_table(
                 (
