@@ -210,4 +210,3 @@ def rendered_sample(tmp_path_factory, settings, many_targets_intent):
 
 
 pytest_plugins = ["tests.stackfixtures"]
-

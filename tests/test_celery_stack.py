@@ -21,6 +21,7 @@ from include.localstack import celery
 from include.localstack import stack as localstack
 from include.localstack.airflow_api import AirflowAPI
 from tests.stackfixtures import RUNNING_ENV
+from tests.waiting import wait_until
 
 PIPELINE = Dag.PIPELINE.value
 SITES = ("edge1", "edge2")
@@ -44,16 +45,6 @@ def celery_stack(tmp_path_factory):
         yield stack, api
     finally:
         stack.stop()
-
-
-def wait_until(condition, timeout: float, what: str, interval: float = 0.2):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        found = condition()
-        if found:
-            return found
-        time.sleep(interval)
-    raise AssertionError(f"{what} did not happen within {timeout:g} s")
 
 
 def hold_pushes(stack, sites, held: Path, release: Path) -> list[Path]:

@@ -28,6 +28,7 @@ from include.lifecycle import (
 )
 from include.localstack import stack as localstack
 from include.localstack.airflow_api import AirflowAPI
+from tests.waiting import wait_until
 
 PIPELINE = Dag.PIPELINE.value
 ALL_AT_ONCE = {"type": "All"}
@@ -55,16 +56,6 @@ def main_of(stack, site: str) -> str:
         text=True,
         check=True,
     ).stdout.strip()
-
-
-def wait_until(condition, timeout: float, what: str, interval: float = 0.02):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        found = condition()
-        if found:
-            return found
-        time.sleep(interval)
-    raise AssertionError(f"{what} did not happen within {timeout:g} s")
 
 
 def states(api, run_id: str) -> dict[str, str | None]:
@@ -118,7 +109,7 @@ def git_server_killed_mid_delivery(stack, api, offset: int = 0) -> dict[str, flo
         text = f"IoT sensors for {1000 + offset} devices for a smart city at edge1 and edge2"
         conf = {"intent": text, "slo_profile": "demo", "rollout_strategy": ALL_AT_ONCE}
         run_id = api.trigger(PIPELINE, conf)
-        wait_until(lambda: main_of(stack, "edge1") != before["edge1"], 120, "edge1's push")
+        wait_until(lambda: main_of(stack, "edge1") != before["edge1"], 120, "edge1's push", 0.02)
         stack.kill("gitserver")
         killed = time.time()
     finally:
@@ -182,7 +173,7 @@ def api_server_and_scheduler_killed(stack, api, offset: int = 0) -> dict[str, fl
 
     wait_until(
         lambda: any(
-            state == "running"
+            state in ("running", "deferred")  # the window runs deferred in the triggerer
             for run in runs
             for task, state in states(api, run).items()
             if task.startswith(wave_task(1, VERIFY_SLOS))

@@ -3,7 +3,6 @@ simulated sites (separate processes) read through Airflow connections and the Ku
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import time
 from pathlib import Path
@@ -14,6 +13,7 @@ from airflow.sdk.exceptions import AirflowSensorTimeout, TaskDeferred
 from edge_intent.hooks.site_repo import site_repo
 from edge_intent.sensors.site_wait import ProvisioningRequestSensor, RootSyncSensor, SiteWaitFailed
 from edge_intent.triggers.site_wait import SiteWaitTrigger
+from tests.waiting import first_event
 
 NAMESPACE = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: intent-{id}\n"
 
@@ -21,17 +21,6 @@ NAMESPACE = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: intent-{id}\n"
 def deliver(site, intent_id, files=None):
     files = files or {"namespace.yaml": NAMESPACE.format(id=intent_id)}
     return site_repo(site).deliver(intent_id, files, message=f"test {intent_id}").sha
-
-
-def first_event(trigger):
-    async def one():
-        generator = trigger.run()
-        try:
-            return (await generator.__anext__()).payload
-        finally:
-            await generator.aclose()
-
-    return asyncio.run(one())
 
 
 def test_trigger_serializes_to_an_importable_class():

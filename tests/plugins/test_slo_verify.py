@@ -3,7 +3,6 @@ verification saw it), and the window deferred to the triggerer, judged against a
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import time
 
@@ -12,6 +11,7 @@ from airflow.sdk.exceptions import AirflowException, TaskDeferred
 
 from edge_intent.operators.slo_verify import SLOBreached, SLOVerifyOperator, live_since
 from edge_intent.triggers.slo_window import MIN_DEFERRAL, SLOWindowTrigger
+from tests.waiting import first_event
 
 
 def test_the_window_starts_when_the_last_wait_saw_its_site_done():
@@ -33,17 +33,6 @@ def test_no_time_said_means_the_window_starts_now():
     assert live_since([{}, {"edge1": {"state": "done"}}, "not a result"]) is None
 
 
-def _fire(trigger):
-    async def one():
-        generator = trigger.run()
-        try:
-            return (await generator.__anext__()).payload
-        finally:
-            await generator.aclose()
-
-    return asyncio.run(one())
-
-
 def test_the_window_trigger_serializes_to_an_importable_class():
     trigger = SLOWindowTrigger(intent_id="a", targets={"edge1": {}}, profile="demo", start=1.0, soak=5.0)
     classpath, kwargs = trigger.serialize()
@@ -58,7 +47,7 @@ def test_the_trigger_judges_a_window_from_prometheus_history(sites_stack):
     a rollback-class SLO with no data fails closed."""
     started = time.time() - 24  # 24 s of the demo profile's 30 s window are past
     began = time.monotonic()
-    event = _fire(
+    event = first_event(
         SLOWindowTrigger(intent_id="never-ran", targets={"edge1": {}}, profile="demo", start=started)
     )
     assert time.monotonic() - began >= MIN_DEFERRAL
@@ -70,7 +59,9 @@ def test_the_trigger_judges_a_window_from_prometheus_history(sites_stack):
 
 
 def test_the_trigger_says_why_a_window_cannot_run(sites_stack):
-    event = _fire(SLOWindowTrigger(intent_id="a", targets={"edge1": {}}, profile="nope", start=time.time()))
+    event = first_event(
+        SLOWindowTrigger(intent_id="a", targets={"edge1": {}}, profile="nope", start=time.time())
+    )
     assert event == {
         "status": "error",
         "message": "UnknownProfile: slo_profile: unknown profile 'nope'; known: default, demo",
