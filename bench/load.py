@@ -87,6 +87,12 @@ def batch(stack, api: AirflowAPI, first: int, count: int) -> dict:
         record = api.xcom(DAG, answer["runId"], ROLLOUT) if run["state"] == "success" else {}
         phases[record.get("state", run["state"])] = phases.get(record.get("state", run["state"]), 0) + 1
         if run["state"] != "success" or record.get("state") != "Succeeded":
+            red = [
+                f"{ti['task_id']}[{ti.get('rendered_map_index')}] try {ti['try_number']}"
+                for ti in api.task_instances(DAG, answer["runId"])
+                if ti["state"] in ("failed", "upstream_failed")
+            ]
+            print(f"  {answer['intentId']}: run {run['state']}, rollout {record.get('state')}; failed: {red}")
             failed.append(answer["intentId"])
             continue
         for wave in record["waves"]:
