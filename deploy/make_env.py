@@ -84,11 +84,7 @@ def write_new(path: Path, text: str) -> None:
     """Create ``path`` with ``text``, mode 0600, all at once; EnvError if it exists."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w") as handle:
-            os.fchmod(handle.fileno(), 0o600)
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
+        _write_fd(fd, text)
         try:
             # A hard link never replaces an existing file (or symlink): the check and the creation
             # are one step.
@@ -104,17 +100,22 @@ def write_new(path: Path, text: str) -> None:
             os.unlink(tmp)
 
 
+def _write_fd(fd: int, text: str) -> None:
+    """Write ``text`` to ``fd`` (mode 0600) and to disk, then close it."""
+    with os.fdopen(fd, "w") as handle:
+        os.fchmod(handle.fileno(), 0o600)
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
 def _write_exclusive(path: Path, text: str) -> None:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     except FileExistsError:
         raise EnvError(f"{path} already exists") from None
     try:
-        with os.fdopen(fd, "w") as handle:
-            os.fchmod(handle.fileno(), 0o600)
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
+        _write_fd(fd, text)
     except BaseException:
         os.unlink(path)
         raise

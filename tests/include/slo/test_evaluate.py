@@ -16,6 +16,15 @@ PROFILE = Profile(
     window=20, interval=2, rateWindow="10s", missingData="fail", failureLimit=4, consecutiveLimit=2
 )
 
+HEALTHY = {
+    "latency_p95": 20.0,
+    "error_rate": 0.1,
+    "cpu_usage": 30.0,
+    "memory_usage": 45.0,
+    "pod_ready": 100.0,
+}
+"""A healthy site's value of each seed SLO."""
+
 
 def run(series: dict[str, list], profile=PROFILE, targets=None, start=None, asked=None, served=None):
     """``series[slo]`` gives the value of each evaluation in turn (None: no samples, an exception: raised);
@@ -24,13 +33,6 @@ def run(series: dict[str, list], profile=PROFILE, targets=None, start=None, aske
     slos = slos_for(namespace="intent-a", site="edge1", targets=targets or {}, config=config, profile=profile)
     clock = Clock()
     instants: list[float] = []
-    healthy = {
-        "latency_p95": 20.0,
-        "error_rate": 0.1,
-        "cpu_usage": 30.0,
-        "memory_usage": 45.0,
-        "pod_ready": 100.0,
-    }
 
     def query(promql, at):
         if asked is not None:
@@ -39,7 +41,7 @@ def run(series: dict[str, list], profile=PROFILE, targets=None, start=None, aske
             return served
         name = next(s.name for s in slos if s.query == promql)  # a criterion reads its seed SLO's series
         if name not in series:
-            return healthy[name]
+            return HEALTHY[name]
         if at not in instants:
             instants.append(at)
         values = series[name]
@@ -250,14 +252,7 @@ def test_a_window_opened_again_at_a_later_time_rebuilds_its_failures_in_a_row():
     slos = slos_for(namespace="intent-a", site="edge1", targets={}, config=config, profile=PROFILE)
     latency = next(s.query for s in slos if s.name == "latency_p95")
     # latency breaks from t=1006 on (the threshold is 100 ms); everything else is healthy
-    healthy = {
-        "latency_p95": 20.0,
-        "error_rate": 0.1,
-        "cpu_usage": 30.0,
-        "memory_usage": 45.0,
-        "pod_ready": 100.0,
-    }
-    values = {s.query: healthy[s.name] for s in slos}
+    values = {s.query: HEALTHY[s.name] for s in slos}
 
     def query(promql, at):
         return 250.0 if promql == latency and at >= 1006 else values[promql]
