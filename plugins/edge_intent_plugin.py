@@ -16,6 +16,9 @@ from airflow.plugins_manager import AirflowPlugin
 from edge_intent.api import FASTAPI_APPS, ROOT_MIDDLEWARES
 from edge_intent.api.rollout_page import EXTERNAL_VIEW, PREFIX, rollout_app
 from edge_intent.metrics import app as metrics_app
+from edge_intent.preload import preload
+
+preload()
 
 
 class EdgeIntentPlugin(AirflowPlugin):

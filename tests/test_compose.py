@@ -194,6 +194,8 @@ def test_airflow_services_share_image_settings_and_executor(config):
             == "postgresql+psycopg2://airflow@postgres:5432/airflow"
         )
         assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://airflow-apiserver:8080/execution/"
+        # plugins at start, and with them the tasks' modules (edge_intent.preload), before any fork
+        assert env["AIRFLOW__CORE__LAZY_LOAD_PLUGINS"] == "false"
     commands = {name: config["services"][name].get("command") for name in AIRFLOW_SERVICES[1:]}
     assert commands == {
         "airflow-apiserver": ["api-server"],

@@ -334,6 +334,9 @@ class Stack:
             "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": "1",
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+            # Every process loads the plugin at start, and with it the modules the tasks import
+            # (edge_intent.preload): each forked task process inherits them.
+            "AIRFLOW__CORE__LAZY_LOAD_PLUGINS": "False",
             "EDGE_INTENT_GIT_CACHE": str(self.root / "git-cache"),
             "EDGE_INTENT_EVIDENCE_DIR": str(self.root / "evidence"),
             # Scheduled re-verification only when asked for (make demo does): a run at start would
