@@ -48,7 +48,12 @@ def _loaded(env_overrides: dict[str, str], names: list[str], tmp_path) -> list[s
 
 
 def test_a_process_that_loads_plugins_at_start_holds_the_task_modules_before_any_task(tmp_path):
-    names = ["git", "kubernetes", "airflow.providers.cncf.kubernetes.hooks.kubernetes", "edge_intent.pipeline"]
+    names = [
+        "git",
+        "kubernetes",
+        "airflow.providers.cncf.kubernetes.hooks.kubernetes",
+        "edge_intent.pipeline",
+    ]
     assert _loaded({"AIRFLOW__CORE__LAZY_LOAD_PLUGINS": "False"}, names, tmp_path) == sorted(names)
     # and the default (plugins loaded when needed) does not: what the setting changes
     assert _loaded({"AIRFLOW__CORE__LAZY_LOAD_PLUGINS": "True"}, names, tmp_path) == []
