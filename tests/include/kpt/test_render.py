@@ -222,3 +222,28 @@ def test_blueprint_renders_on_its_own(tmp_path):
     assert quota["metadata"]["namespace"] == "intent-example-intent"
     assert quota["spec"]["hard"]["pods"] == 3
     assert {p.name: p.read_bytes() for p in blueprint.iterdir()} == before
+
+
+def test_kpt_runs_with_its_go_runtime_settings_unless_the_environment_sets_them(monkeypatch):
+    for name in render.KPT_RUNTIME:
+        monkeypatch.delenv(name, raising=False)
+    env = render.kpt_env()
+    assert {name: env[name] for name in render.KPT_RUNTIME} == {
+        "GOGC": "off",
+        "GOMEMLIMIT": "512MiB",
+        "GOMAXPROCS": "1",
+    }
+    monkeypatch.setenv("GOGC", "100")
+    assert render.kpt_env()["GOGC"] == "100"
+
+
+def test_kpt_renders_under_a_tight_memory_limit(settings, tmp_path, monkeypatch):
+    """With its collector off kpt still collects near GOMEMLIMIT: a low limit renders the same."""
+    intent = api.to_28312(api.parse("URLLC slice with 5 ms latency at edge1", settings), settings)
+    packages = api.packages(intent, settings)
+    free = api.render_packages(packages, tmp_path / "free")
+    monkeypatch.setenv("GOMEMLIMIT", "8MiB")
+    tight = api.render_packages(packages, tmp_path / "tight")
+    comparison = filecmp.dircmp(free["edge1"], tight["edge1"])
+    assert sorted(p.name for p in free["edge1"].iterdir()) == sorted(p.name for p in tight["edge1"].iterdir())
+    assert not comparison.diff_files
