@@ -1,4 +1,5 @@
-"""Benchmark: what survives what, and how fast it recovers, on the local stack (demo SLO profile).
+"""Benchmark: what survives what, and how fast it recovers, on the local stack (the test suite's SLO
+profile: tests/profiles.py).
 
     python bench/faults.py [--runs N] [--update]
 
@@ -32,6 +33,7 @@ from include.lifecycle import Dag  # noqa: E402
 from include.localstack import stack as localstack  # noqa: E402
 from include.localstack.airflow_api import AirflowAPI  # noqa: E402
 from tests import test_faults as faults  # noqa: E402
+from tests.profiles import write_config  # noqa: E402
 from tests.stackfixtures import RUNNING_ENV  # noqa: E402
 
 SCENARIOS = (
@@ -69,7 +71,8 @@ def main() -> int:
     parser.add_argument("--update", action="store_true", help="write the figures into BENCHMARKS.md")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-faults-") as tmp:
-        stack = localstack.start(Path(tmp), airflow=True, airflow_env=RUNNING_ENV)
+        slo_config = {"EDGE_INTENT_SLO_CONFIG": str(write_config(Path(tmp) / "slo.yaml"))}
+        stack = localstack.start(Path(tmp), airflow=True, airflow_env={**RUNNING_ENV, **slo_config})
         try:
             api = AirflowAPI(stack.airflow_url, *localstack.ADMIN)
             api.wait_for_dag(Dag.PIPELINE.value)

@@ -17,6 +17,7 @@ from referencing.jsonschema import DRAFT202012
 
 from include.compiler import api
 from include.compiler.config import PROJECT_ROOT, Settings, load_settings
+from tests.profiles import write_config
 
 # Airflow reads its configuration when first imported, which happens while tests are collected:
 # give the whole session its own AIRFLOW_HOME (SQLite) before that.
@@ -33,6 +34,7 @@ os.environ.update(
         "PYTHONWARNINGS": "ignore",
     }
 )
+os.environ["EDGE_INTENT_SLO_CONFIG"] = str(write_config(_AIRFLOW_HOME / "slo.yaml"))  # tests/profiles.py
 
 STANDARDS = PROJECT_ROOT / "standards"
 BASE = "http://standards.invalid/"
@@ -210,3 +212,26 @@ def rendered_sample(tmp_path_factory, settings, many_targets_intent):
 
 
 pytest_plugins = ["tests.stackfixtures"]
+
+LONGEST_FIRST = (
+    "tests/test_faults.py",
+    "tests/dags/test_intent_pipeline.py",
+    "tests/dags/test_progressive.py",
+    "tests/test_progressive_api.py",
+    "tests/test_celery_stack.py",
+    "tests/test_intent_api.py",
+    "tests/test_rollout_page.py",
+    "tests/test_monitoring.py",
+    "tests/test_running_stack.py",
+    "tests/dags/test_reverify.py",
+    "tests/dags/test_rollback.py",
+    "tests/plugins/test_airflow_api_hook.py",
+)
+"""The files that run pipelines on real stacks, longest first (``--durations``). pytest-xdist hands
+whole files (``--dist loadfile``) to its workers in collection order: starting with these, the
+short files fill in at the end instead of one long file running alone."""
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {path: index for index, path in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))  # stable

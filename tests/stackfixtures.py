@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from include.localstack import stack as localstack
+from tests.profiles import PROFILE as SLO_PROFILE
 
 
 @pytest.fixture(scope="session")
@@ -38,7 +39,7 @@ def sites_stack(tmp_path_factory):
 RUNNING_ENV = {
     "EDGE_INTENT_API_RATE": "5",
     "EDGE_INTENT_API_BURST": "60",
-    "EDGE_INTENT_API_SLO_PROFILE": "demo",
+    "EDGE_INTENT_API_SLO_PROFILE": SLO_PROFILE,
     "EDGE_INTENT_WAIT_TIMEOUT": "30",
     "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "600",
 }

@@ -20,6 +20,7 @@ from include.lifecycle import DELIVER, ROLLOUT, Dag, wave_task
 from include.localstack import celery
 from include.localstack import stack as localstack
 from include.localstack.airflow_api import AirflowAPI
+from tests.profiles import PROFILE as SLO_PROFILE
 from tests.stackfixtures import RUNNING_ENV
 from tests.waiting import wait_until
 
@@ -33,7 +34,7 @@ ALL_AT_ONCE = {"type": "All"}
 @pytest.fixture(scope="module")
 def celery_stack(tmp_path_factory):
     """A stack of its own (Prometheus included) on the CeleryExecutor, with the shared running
-    stack's settings (the demo SLO profile's 30 s window, 30 s site waits)."""
+    stack's settings (the suite's SLO profile, 30 s site waits)."""
     started = time.perf_counter()
     stack = localstack.start(
         tmp_path_factory.mktemp("celery"), airflow=True, executor="celery", airflow_env=RUNNING_ENV
@@ -115,7 +116,7 @@ def test_a_worker_killed_mid_delivery_the_other_finishes_the_run(celery_stack, t
     try:
         submitted = time.time()
         run_id = api.trigger(
-            PIPELINE, {"intent": TEXT, "slo_profile": "demo", "rollout_strategy": ALL_AT_ONCE}
+            PIPELINE, {"intent": TEXT, "slo_profile": SLO_PROFILE, "rollout_strategy": ALL_AT_ONCE}
         )
         wait_until(lambda: all((held / s).exists() for s in SITES), 150, "both sites' pushes")
         in_push = time.time()

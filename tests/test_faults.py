@@ -28,6 +28,8 @@ from include.lifecycle import (
 )
 from include.localstack import stack as localstack
 from include.localstack.airflow_api import AirflowAPI
+from tests.profiles import INTERVAL, WINDOW
+from tests.profiles import PROFILE as SLO_PROFILE
 from tests.waiting import wait_until
 
 PIPELINE = Dag.PIPELINE.value
@@ -107,7 +109,7 @@ def git_server_killed_mid_delivery(stack, api, offset: int = 0) -> dict[str, flo
     before = {site: main_of(stack, site) for site in stack.sites}
     try:
         text = f"IoT sensors for {1000 + offset} devices for a smart city at edge1 and edge2"
-        conf = {"intent": text, "slo_profile": "demo", "rollout_strategy": ALL_AT_ONCE}
+        conf = {"intent": text, "slo_profile": SLO_PROFILE, "rollout_strategy": ALL_AT_ONCE}
         run_id = api.trigger(PIPELINE, conf)
         wait_until(lambda: main_of(stack, "edge1") != before["edge1"], 120, "edge1's push", 0.02)
         stack.kill("gitserver")
@@ -161,7 +163,7 @@ def api_server_and_scheduler_killed(stack, api, offset: int = 0) -> dict[str, fl
     Succeeded, and each site got exactly one delivery commit of each (nothing delivered twice)."""
     texts = [f"URLLC slice with {ms + offset} ms latency at all sites" for ms in (11, 12, 13)]
     runs = [
-        api.trigger(PIPELINE, {"intent": text, "slo_profile": "demo", "rollout_strategy": ALL_AT_ONCE})
+        api.trigger(PIPELINE, {"intent": text, "slo_profile": SLO_PROFILE, "rollout_strategy": ALL_AT_ONCE})
         for text in texts
     ]
     started = time.time()
@@ -210,7 +212,7 @@ def triggerer_killed_during_a_wait(stack, api, offset: int = 0) -> dict[str, flo
     text = f"URLLC slice with {14 + offset} ms latency at all sites"  # a new intent: a commit to wait for
     try:
         run_id = api.trigger(
-            PIPELINE, {"intent": text, "slo_profile": "demo", "rollout_strategy": ALL_AT_ONCE}
+            PIPELINE, {"intent": text, "slo_profile": SLO_PROFILE, "rollout_strategy": ALL_AT_ONCE}
         )
         wait_until(
             lambda: states(api, run_id).get(site_task(WAIT_FOR_SYNC, "edge2")) == "deferred",
@@ -239,10 +241,12 @@ def test_triggerer_killed_during_the_slo_window_the_window_is_judged_whole(fault
     to the outage, and no worker slot was held meanwhile."""
     stack, api = faulty
     text = "URLLC slice with 19 ms latency at edge1"
-    run_id = api.trigger(PIPELINE, {"intent": text, "slo_profile": "demo", "rollout_strategy": ALL_AT_ONCE})
+    run_id = api.trigger(
+        PIPELINE, {"intent": text, "slo_profile": SLO_PROFILE, "rollout_strategy": ALL_AT_ONCE}
+    )
     verify = site_task(VERIFY_SLOS, "edge1")
     wait_until(lambda: states(api, run_id).get(verify) == "deferred", 180, "the deferred SLO window", 0.3)
-    time.sleep(8)  # the first triggerer evaluates a few instants
+    time.sleep(WINDOW / 3)  # the first triggerer evaluates a few instants
     stack.kill("triggerer")
     time.sleep(3)
     stack.restart("triggerer")
@@ -250,8 +254,8 @@ def test_triggerer_killed_during_the_slo_window_the_window_is_judged_whole(fault
     verdict = api.xcom(PIPELINE, run_id, wave_task(1, VERIFY_SLOS), key="verdict", map_index=0)
     instants = sorted({evaluation["time"] for evaluation in verdict["evaluations"]})
     assert verdict["result"] == "pass" and instants[0] == verdict["started"]
-    assert instants[-1] == pytest.approx(verdict["started"] + 30, abs=0.5)  # the demo window, whole
-    assert max(b - a for a, b in zip(instants, instants[1:], strict=False)) <= 2.0 + 1e-6  # every 2 s
+    assert instants[-1] == pytest.approx(verdict["started"] + WINDOW, abs=0.5)  # the window, whole
+    assert max(b - a for a, b in zip(instants, instants[1:], strict=False)) <= INTERVAL + 1e-6
 
 
 def test_a_site_lost_during_the_rollback_is_named_and_not_counted_restored(faulty):
@@ -264,7 +268,9 @@ def site_lost_during_rollback(stack, api, offset: int = 0) -> dict[str, float]:
     edge1 confirms the restore, edge2 never does: the evidence says 'unconfirmed', lists only edge1 as
     restored, keeps edge2's own message, and the run is not counted as rolled back."""
     text = f"URLLC slice with {15 + offset} ms latency at all sites"
-    run_id = api.trigger(PIPELINE, {"intent": text, "slo_profile": "demo", "rollout_strategy": ALL_AT_ONCE})
+    run_id = api.trigger(
+        PIPELINE, {"intent": text, "slo_profile": SLO_PROFILE, "rollout_strategy": ALL_AT_ONCE}
+    )
     wait_until(
         lambda: all(states(api, run_id).get(site_task(WAIT_FOR_O2IMS, s)) == "success" for s in stack.sites),
         120,

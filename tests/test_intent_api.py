@@ -20,6 +20,7 @@ from include.compiler.config import load_settings
 from include.lifecycle import Dag, Key
 from include.localstack import stack as localstack
 from include.localstack.airflow_api import AirflowAPI
+from tests.profiles import PROFILE as SLO_PROFILE
 from tests.stackfixtures import RUNNING_ENV
 
 DAG = Dag.PIPELINE
@@ -105,7 +106,7 @@ def test_post_api_intent_runs_to_succeeded_and_reports_every_site(running):
         operator,
         {
             "intent": "URLLC slice with 6 ms latency at all sites",
-            "slo_profile": "demo",
+            "slo_profile": SLO_PROFILE,
             "rolloutStrategy": {"type": "All", "all": {"progressDeadline": "2m"}},
         },
     )

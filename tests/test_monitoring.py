@@ -29,6 +29,7 @@ from include.lifecycle import Dag, Key
 from include.localstack import stack as localstack
 from include.localstack.airflow_api import AirflowAPI
 from include.slo.definitions import load_config
+from tests.profiles import PROFILE as SLO_PROFILE
 
 RULES = PROJECT_ROOT / "monitoring" / "prometheus" / "alerts.yml"
 RULE_TESTS = PROJECT_ROOT / "monitoring" / "prometheus" / "alerts.test.yml"
@@ -339,7 +340,7 @@ def monitored(tmp_path_factory):
                 DAG,
                 {
                     "intent": "URLLC slice with 8 ms latency at all sites",
-                    "slo_profile": "demo",
+                    "slo_profile": SLO_PROFILE,
                     "rollout_strategy": {"type": "All"},
                 },
             ),

@@ -14,6 +14,7 @@ from include.compiler.nl import parse_text
 from include.lifecycle import APPROVE, ROLLBACK_EVIDENCE, ROLLOUT, WATCHER, Dag, wave_task
 from include.localstack import stack as localstack
 from include.localstack.airflow_api import AirflowAPI
+from tests.profiles import PROFILE as SLO_PROFILE
 
 PIPELINE = Dag.PIPELINE.value
 
@@ -67,19 +68,27 @@ def test_a_waves_approval_approved_rejected_and_timed_out(apis):
     runs = {
         "approved": admin.trigger(
             PIPELINE,
-            {"intent": texts["approved"], "slo_profile": "demo", "rollout_strategy": strategy(["canary"])},
+            {
+                "intent": texts["approved"],
+                "slo_profile": SLO_PROFILE,
+                "rollout_strategy": strategy(["canary"]),
+            },
         ),
         "timed out": admin.trigger(
             PIPELINE,
             {
                 "intent": texts["timed out"],
-                "slo_profile": "demo",
+                "slo_profile": SLO_PROFILE,
                 "rollout_strategy": strategy(["wave-3"], timeout="4s"),
             },
         ),
     }
     # the intent API's door: the strategy in the body, refused or planned before anything runs
-    submitted = {"intent": texts["rejected"], "slo_profile": "demo", "rolloutStrategy": strategy(["wave-2"])}
+    submitted = {
+        "intent": texts["rejected"],
+        "slo_profile": SLO_PROFILE,
+        "rolloutStrategy": strategy(["wave-2"]),
+    }
     status, _, body = operator.send("POST", "/api/intent", json.dumps(submitted).encode())
     assert status == 202, body
     assert [w["approval"] for w in body["rollout"]["waves"]] == [False, True]
@@ -134,7 +143,7 @@ def test_a_waves_approval_approved_rejected_and_timed_out(apis):
 def test_two_progressive_intents_at_once_on_the_same_sites(apis):
     stack, admin, _ = apis
     texts = [f"eMBB slice with {mbps} Mbps downlink at edge1 and edge2" for mbps in (310, 320)]
-    runs = [admin.trigger(PIPELINE, {"intent": text, "slo_profile": "demo"}) for text in texts]
+    runs = [admin.trigger(PIPELINE, {"intent": text, "slo_profile": SLO_PROFILE}) for text in texts]
     ended = [admin.follow(PIPELINE, run, timeout=300)["state"] for run in runs]
     assert ended == ["success", "success"]
     for text, run in zip(texts, runs, strict=True):

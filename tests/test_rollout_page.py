@@ -30,6 +30,7 @@ from include.compiler.config import PROJECT_ROOT
 from include.lifecycle import Dag
 from include.localstack import stack as localstack
 from include.localstack.airflow_api import AirflowAPI
+from tests.profiles import PROFILE as SLO_PROFILE
 
 PAGE = "/edge-intent/rollout"
 ARTIFACTS = PROJECT_ROOT / "artifacts"
@@ -364,7 +365,7 @@ def test_a_hostile_run_id_is_escaped_in_the_page(running, browser):
 def test_the_page_follows_a_real_rollout_and_stops_refreshing_when_it_is_done(running, browser):
     stack, admin = running
     status, _, accepted = admin.send(
-        "POST", "/api/intent", json.dumps({"intent": INTENT, "slo_profile": "demo"}).encode()
+        "POST", "/api/intent", json.dumps({"intent": INTENT, "slo_profile": SLO_PROFILE}).encode()
     )
     assert status == 202, accepted
     run_id = accepted["runId"]

@@ -8,6 +8,7 @@ import pytest
 from include.lifecycle import DELIVER, ROLLOUT, WAIT_FOR_SYNC, wave_task
 from include.localstack import stack as localstack
 from include.localstack.airflow_api import AirflowAPI, AirflowAPIError
+from tests.profiles import PROFILE as SLO_PROFILE
 
 DAG = "intent_pipeline"
 
@@ -21,7 +22,7 @@ def test_rest_trigger_takes_an_intent_wave_by_wave_through_the_triggerer(running
     stack, api = running
     stack.control("edge2", "POST", "/control/sync", {"paused": True})  # so the sync wait has to defer
     text = "URLLC slice with 8 ms latency at edge1 and edge2"
-    run_id = api.trigger(DAG, {"intent": text, "slo_profile": "demo"})
+    run_id = api.trigger(DAG, {"intent": text, "slo_profile": SLO_PROFILE})
     states: dict[str, list[str]] = {}
     edge2_sync = wave_task(2, WAIT_FOR_SYNC)
 

@@ -17,6 +17,7 @@ import pytest
 from include.compiler.config import load_settings
 from include.compiler.nl import parse_text
 from include.localstack import stack as localstack
+from tests.profiles import PROFILE as SLO_PROFILE
 from tests.runstates import states, xcom
 
 TEXT_A = "URLLC slice with 8 ms latency for 200 devices at edge1"
@@ -80,7 +81,7 @@ def test_breach_rolls_back_only_the_broken_intent(dag, stack):
 
     helper = threading.Thread(target=operator, daemon=True)
     helper.start()
-    run = dag.test(run_conf={"intent": TEXT_A, "slo_profile": "demo"})
+    run = dag.test(run_conf={"intent": TEXT_A, "slo_profile": SLO_PROFILE})
     helper.join(5)
     found = states(run)
     assert found["wave_1.sites.verify_slos[edge1]"] == "failed"  # the phase that failed is the red one
@@ -124,7 +125,9 @@ def test_unreachable_prometheus_is_no_pass(dag, stack):
     os.environ["AIRFLOW_CONN_PROMETHEUS_DEFAULT"] = json.dumps(
         {"conn_type": "http", "host": f"http://127.0.0.1:{localstack.free_port()}"}
     )
-    run = dag.test(run_conf={"intent": "eMBB slice with 100 Mbps downlink at edge2", "slo_profile": "demo"})
+    run = dag.test(
+        run_conf={"intent": "eMBB slice with 100 Mbps downlink at edge2", "slo_profile": SLO_PROFILE}
+    )
     found = states(run)
     assert found["wave_1.sites.verify_slos[edge2]"] == "failed"
     assert found["report"] == "skipped" and found["rollback.evidence"] == "success"
@@ -137,7 +140,7 @@ def test_unreachable_prometheus_is_no_pass(dag, stack):
     # fail closed within two evaluation intervals: no client retries, no waiting on a dead server
     from include.slo.definitions import load_config
 
-    demo = load_config().profiles["demo"]
+    profile = load_config().profiles[SLO_PROFILE]
     verdict = xcom(run, "wave_1.sites.verify_slos", "verdict", site="edge2")
-    assert verdict["ended"] - verdict["started"] <= demo.consecutiveLimit * demo.interval + 1.0
-    assert evidence["breaches"][0]["breachDuration"] <= demo.consecutiveLimit * demo.interval
+    assert verdict["ended"] - verdict["started"] <= profile.consecutiveLimit * profile.interval + 1.0
+    assert evidence["breaches"][0]["breachDuration"] <= profile.consecutiveLimit * profile.interval

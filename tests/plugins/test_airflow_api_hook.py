@@ -18,6 +18,7 @@ from include.airflow_rest import AirflowRest, AirflowRestError, api_base_url
 from include.compiler.config import PROJECT_ROOT
 from include.lifecycle import WAIT_FOR_SYNC, wave_task
 from include.localstack import stack as localstack
+from tests.profiles import PROFILE as SLO_PROFILE
 
 SYNC = wave_task(1, WAIT_FOR_SYNC)
 
@@ -179,7 +180,9 @@ def test_the_hook_marks_a_stuck_run_failed(running, monkeypatch):
     stack.control("edge1", "POST", "/control/sync", {"paused": True})
     try:
         rest.trigger_dag_run(
-            DAG, {"intent": "URLLC slice with 7 ms latency at edge1", "slo_profile": "demo"}, run_id=run_id
+            DAG,
+            {"intent": "URLLC slice with 7 ms latency at edge1", "slo_profile": SLO_PROFILE},
+            run_id=run_id,
         )
         deadline = time.time() + 150
         while True:
