@@ -48,6 +48,17 @@ AUTH = ["OAuth2PasswordBearer", "HTTPBearer"]
 """The client's names of the bearer-token security schemes (both send ``Authorization: Bearer``)."""
 
 
+DATABASE_ERROR_PAUSES = (0.5, 1.0, 2.0)
+"""Seconds to wait before each new try of a call the api-server failed with a database error (HTTP
+500 "Database error": SQLite locked by another Airflow process's write, a PostgreSQL failover).
+Its transaction was rolled back, so the call had done nothing."""
+
+
+def _database_error(exc: ApiException) -> bool:
+    body = exc.body.decode(errors="replace") if isinstance(exc.body, bytes) else str(exc.body or "")
+    return exc.status == 500 and "Database error" in body
+
+
 class AirflowRestError(Exception):
     """A call to Airflow's REST API failed.
 
@@ -220,21 +231,28 @@ class AirflowRest:
         return self.configuration.access_token
 
     def _call(self, action: str, call: Callable[[], T]) -> T:
-        """``call()`` logged in; once more after a fresh login when the token was refused (expired)."""
-        fresh = not self.configuration.access_token
+        """``call()`` logged in; once more after a fresh login when the token was refused (expired),
+        and again after each pause of :data:`DATABASE_ERROR_PAUSES` while the api-server answers
+        with a database error."""
+        relogged = not self.configuration.access_token
         self.access_token()
-        for attempt in (1, 2):
+        pauses = iter(DATABASE_ERROR_PAUSES)
+        while True:
             try:
                 return call()
             except ApiException as exc:
-                if exc.status == 401 and attempt == 1 and not fresh:
+                if exc.status == 401 and not relogged:
+                    relogged = True
                     log.info("The api-server at %s refused the token; logging in again", self.url)
                     self.login()
                     continue
-                raise self._error(exc, action) from None
+                pause = next(pauses, None) if _database_error(exc) else None
+                if pause is None:
+                    raise self._error(exc, action) from None
+                log.warning("The api-server had a database error (%s); trying again in %g s", action, pause)
+                time.sleep(pause)
             except (ValidationError, urllib3.exceptions.HTTPError, OSError) as exc:
                 raise self._error(exc, action) from None
-        raise AssertionError("unreachable")
 
     # -- DAGs ------------------------------------------------------------------------------------
 

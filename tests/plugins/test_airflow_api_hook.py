@@ -100,6 +100,47 @@ def test_an_unreachable_server_is_an_error_with_status_0():
     assert caught.value.status == 0 and "s3cret-pw" not in str(caught.value)
 
 
+DATABASE_ERROR = '{"detail":{"reason":"Database error","statement":"hidden","orig_error":"hidden"}}'
+
+
+def _answers(*answers):
+    """A call that raises or returns each of ``answers`` in turn."""
+    queue = list(answers)
+
+    def call():
+        answer = queue.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    return call
+
+
+def test_a_database_error_of_the_api_server_is_tried_again_after_a_pause(monkeypatch):
+    from airflow_client.client.exceptions import ApiException
+
+    from include import airflow_rest
+
+    slept = []
+    monkeypatch.setattr(airflow_rest.time, "sleep", slept.append)
+    rest = AirflowRest(f"http://127.0.0.1:{localstack.free_port()}", "admin", "s3cret-pw")
+    rest.configuration.access_token = "a token"  # logged in
+    locked = ApiException(status=500, reason="Internal Server Error", body=DATABASE_ERROR)
+    assert rest._call("answer", _answers(locked, locked, "answered")) == "answered"
+    assert slept == [0.5, 1.0]
+    # every pause spent: the last database error is the error, with the action
+    slept.clear()
+    with pytest.raises(AirflowRestError, match="answer: HTTP 500: .*Database error") as caught:
+        rest._call("answer", _answers(*[locked] * 4, "never"))
+    assert caught.value.status == 500 and slept == [0.5, 1.0, 2.0]
+    # another server error is not tried again
+    slept.clear()
+    other = ApiException(status=500, reason="Internal Server Error", body='{"detail":"boom"}')
+    with pytest.raises(AirflowRestError, match="boom"):
+        rest._call("answer", _answers(other, "never"))
+    assert slept == []
+
+
 def test_the_library_imports_neither_airflow_core_nor_the_plugins():
     code = (
         "import sys, include.airflow_rest\n"
