@@ -225,7 +225,7 @@ def main() -> int:
                     f"(floor {floor or '-'}x); posted in {result['posted']:.1f} s; "
                     f"outcomes {result['phases']}; "
                     f"failed {len(result['failed'])}, lost commits {len(result['lost'])}, "
-                    f"requests not accepted {result["refused"]}: "
+                    f"requests not accepted {result['refused']}: "
                     f"{'met' if result['met'] else 'NOT met'}"
                 )
                 print_cpu(result)
@@ -240,7 +240,7 @@ def main() -> int:
                 f"{FLOORS.get(r['count'], '-')}x",
                 f"{len(r['failed'])}",
                 f"{len(r['lost'])}",
-                f"{r["refused"]}",
+                f"{r['refused']}",
                 "met" if r["met"] else "NOT met",
             )
             for r in results
