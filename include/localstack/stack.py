@@ -9,10 +9,12 @@ variables; no credential is put on a command line or in a URL.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -61,6 +63,9 @@ class Stack:
     prometheus_url: str = ""
     celery_backends: celery.Backends | None = None
     """PostgreSQL and Redis of the CeleryExecutor; None: the LocalExecutor on SQLite."""
+    retired_groups: list[int] = field(default_factory=list)
+    """Process groups of services started again: what a crash left running in them (the
+    LocalExecutor's workers of a scheduler killed alone) is stopped with the stack."""
 
     # -- processes -------------------------------------------------------------------------------
 
@@ -82,6 +87,7 @@ class Stack:
         old = self.services[name]
         if old.process.poll() is None:
             kill(old)
+        self.retired_groups.append(old.process.pid)  # each service leads a process group of its own
         service = self._spawn(name, old.args, old.env, old.user)
         service.url, service.scratch = old.url, old.scratch
         return service
@@ -450,6 +456,10 @@ class Stack:
     def stop(self, timeout: float = 15) -> None:
         stop_all(list(self.services.values()), timeout)
         self.services.clear()
+        for group in self.retired_groups:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(group, signal.SIGKILL)
+        self.retired_groups.clear()
 
 
 def start(
