@@ -211,7 +211,9 @@ def test_a_wrong_password_says_401_without_the_password(running, monkeypatch):
 
 
 def test_the_hook_marks_a_stuck_run_failed(running, monkeypatch):
-    """A run stuck in Reconciling (edge1's sync paused), with a run id that needs quoting in a path."""
+    """A run stuck in Reconciling (edge1's sync paused), with a run id that needs quoting in a path.
+    Its intent is its own: one another test left delivered on the shared stack would need no new
+    commit, and its sync wait would pass at once."""
     stack, rest = running
     parts = urllib.parse.urlsplit(stack.airflow_url)
     # The connection as host + schema + port, the way the UI's form gives it.
@@ -222,7 +224,7 @@ def test_the_hook_marks_a_stuck_run_failed(running, monkeypatch):
     try:
         rest.trigger_dag_run(
             DAG,
-            {"intent": "URLLC slice with 7 ms latency at edge1", "slo_profile": SLO_PROFILE},
+            {"intent": "URLLC slice with 29 ms latency at edge1", "slo_profile": SLO_PROFILE},
             run_id=run_id,
         )
         deadline = time.time() + 150
