@@ -25,8 +25,8 @@ INSTALL_HINT = (
 )
 KPT_RUNTIME = {"GOGC": "off", "GOMEMLIMIT": "512MiB", "GOMAXPROCS": "1"}
 """Go runtime settings kpt runs with, unless the environment sets them. kpt lives for well under a
-second, and its garbage collector cost it a fifth of that: it collects only near the memory limit.
-One thread each, as the sites' packages are rendered side by side (bench/compile.py measures it)."""
+second, so its garbage collector runs only near the memory limit; one thread each, as the sites'
+packages are rendered side by side. bench/compile.py shows kpt's floor with and without them."""
 
 
 def kpt_binary() -> str:

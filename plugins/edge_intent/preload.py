@@ -4,7 +4,7 @@ Airflow runs each task in a process forked from its worker (the LocalExecutor's 
 the scheduler; a Celery worker's pool), and the task process parses its DAG file and imports what the
 task needs. For a short task that import is most of its cost: the cncf-kubernetes provider's hook
 (the ``kubernetes`` and ``kubernetes_asyncio`` clients), GitPython, the task SDK's decorators and this
-package came to about three quarters of the pipeline tasks' CPU time under load (``bench/load.py``).
+package (``bench/load.py`` shows the task processes' share of the stack's CPU).
 
 The plugin calls :func:`preload` when Airflow loads it. With ``[core] lazy_load_plugins = False``
 (the local stack, the compose stack) every Airflow process loads plugins at start, so the worker
@@ -28,7 +28,7 @@ THIRD_PARTY = (
 
 
 def task_modules() -> list[str]:
-    """Every module of this package, then :data:`THIRD_PARTY`."""
+    """:data:`THIRD_PARTY`, then every module of this package."""
     import edge_intent
 
     own = [
