@@ -6,7 +6,12 @@ import threading
 from dataclasses import asdict, dataclass
 from typing import Any
 
-LIMITS = {"latencyMs": (0.0, 60_000.0), "errorRate": (0.0, 1.0), "cpu": (0.0, 1.0)}
+LIMITS = {
+    "latencyMs": (0.0, 60_000.0),
+    "errorRate": (0.0, 1.0),
+    "cpu": (0.0, 1.0),
+    "offeredLoad": (0.0, 100_000.0),
+}
 
 
 @dataclass(frozen=True)
@@ -15,23 +20,27 @@ class Fault:
 
     :param latencyMs: added to every request's latency.
     :param errorRate: fraction of requests that fail (HTTP 500), 0 to 1.
-    :param cpu: added CPU use, as a fraction of the limit, 0 to 1.
+    :param cpu: added CPU use of every pod, as a fraction of its limit, 0 to 1 (work each pod does
+        whatever the traffic: more replicas do not lower it).
+    :param offeredLoad: requests per second offered to the workload, shared by its ready pods (CPU
+        pressure that more replicas relieve); 0: each pod serves its nominal rate.
     :param crashLoop: the namespace's pods crash and never become ready.
     """
 
     latencyMs: float = 0.0
     errorRate: float = 0.0
     cpu: float = 0.0
+    offeredLoad: float = 0.0
     crashLoop: bool = False
 
     @classmethod
     def from_json(cls, document: Any) -> Fault:
         if not isinstance(document, dict):
             raise ValueError("the fault must be a JSON object")
-        unknown = set(document) - {"latencyMs", "errorRate", "cpu", "crashLoop"}
+        unknown = set(document) - {*LIMITS, "crashLoop"}
         if unknown:
             raise ValueError(
-                f"unknown fault field {sorted(unknown)[0]!r}; use latencyMs, errorRate, cpu, crashLoop"
+                f"unknown fault field {sorted(unknown)[0]!r}; use {', '.join(LIMITS)}, crashLoop"
             )
         values: dict[str, Any] = {}
         for name, (low, high) in LIMITS.items():

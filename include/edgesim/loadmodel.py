@@ -1,10 +1,15 @@
 """A seeded load model: the traffic, latency, errors, CPU and memory of every deployed workload.
 
-Each ready pod of a Deployment serves ``RATE_PER_POD`` requests per second. A request's latency is
-the slice type's base latency times a log-normal factor (sigma 0.25), plus any injected latency;
-it fails with the base error rate plus any injected one. CPU use is a base fraction of the limit
-plus any injected load; memory a steady fraction of the limit. Time advances when metrics are
-read, so the counters grow with wall time, and the same seed gives the same series.
+Each ready pod of a Deployment serves ``RATE_PER_POD`` requests per second, at ``BASE_CPU_FRACTION``
+of its CPU limit. A fault's ``offeredLoad`` (requests per second to the whole workload) is shared by
+the ready pods instead: a pod's CPU use is the base fraction scaled by its share against the
+nominal rate, so scaling the Deployment up relieves it. A pod asked for more than its whole limit
+is saturated: its CPU use stays at the limit and its requests queue, their latency multiplied by
+the excess. A request's latency is the slice type's base latency times a log-normal factor (sigma
+0.25), plus any injected latency (which no number of replicas changes); it fails with the base
+error rate plus any injected one. A fault's ``cpu`` is added to every pod whatever its traffic.
+Memory is a steady fraction of the limit. Time advances when metrics are read, so the counters
+grow with wall time, and the same seed gives the same series.
 """
 
 from __future__ import annotations
@@ -42,6 +47,11 @@ BASE_LATENCY_S = {"URLLC": 0.002, "eMBB": 0.02, "mMTC": 0.05}
 BASE_ERROR_RATE = 0.001
 BASE_CPU_FRACTION = 0.30
 BASE_MEMORY_FRACTION = 0.45
+
+
+def pod_cpu(rate: float) -> float:
+    """The fraction of its CPU limit a pod serving ``rate`` requests per second asks for."""
+    return BASE_CPU_FRACTION * rate / RATE_PER_POD
 
 
 def cpu_cores(quantity: str | None) -> float:
@@ -102,7 +112,12 @@ class LoadModel:
             elapsed = max(0.0, min(now - self._last, 60.0))
             self._last = now
             alive: set[tuple[str, str]] = set()
-            for pod in self.store.list("v1", "Pod"):
+            pods = self.store.list("v1", "Pod")
+            ready: dict[str, int] = {}
+            for pod in pods:
+                if pod["status"]["conditions"][0]["status"] == "True":
+                    ready[pod["metadata"]["namespace"]] = ready.get(pod["metadata"]["namespace"], 0) + 1
+            for pod in pods:
                 namespace, name = pod["metadata"]["namespace"], pod["metadata"]["name"]
                 container = ((pod.get("spec") or {}).get("containers") or [{}])[0]
                 limits = (container.get("resources") or {}).get("limits") or {}
@@ -117,12 +132,12 @@ class LoadModel:
                 )
                 self.series[key] = series
                 series.ready = pod["status"]["conditions"][0]["status"] == "True"
-                self._serve(series, pod, elapsed)
+                self._serve(series, pod, elapsed, ready.get(namespace, 0))
             for key in set(self.series) - alive:
                 del self.series[key]
             return [self.series[key] for key in sorted(self.series)]
 
-    def _serve(self, series: PodSeries, pod: dict, elapsed: float) -> None:
+    def _serve(self, series: PodSeries, pod: dict, elapsed: float, ready_pods: int) -> None:
         fault = self.faults.get(series.namespace)
         rng = self._rng(series.namespace)
         env = {
@@ -133,10 +148,13 @@ class LoadModel:
         if not series.ready:
             series.memory = 0.0
             return
-        expected = RATE_PER_POD * elapsed
+        rate = fault.offeredLoad / max(ready_pods, 1) if fault.offeredLoad else RATE_PER_POD
+        demand = pod_cpu(rate)  # the fraction of its limit the pod's traffic asks for
+        queueing = max(1.0, demand)  # a saturated pod's requests wait their turn
+        expected = rate * elapsed
         requests = int(expected) + (1 if rng.random() < expected - int(expected) else 0)
         for _ in range(requests):
-            latency = base * math.exp(rng.gauss(0.0, 0.25)) + fault.latencyMs / 1000
+            latency = base * math.exp(rng.gauss(0.0, 0.25)) * queueing + fault.latencyMs / 1000
             series.count += 1
             series.total_seconds += latency
             for index, bound in enumerate(BUCKETS):
@@ -146,6 +164,6 @@ class LoadModel:
                 series.requests_failed += 1
             else:
                 series.requests_ok += 1
-        usage = min(1.0, BASE_CPU_FRACTION * (1 + rng.uniform(-0.1, 0.1)) + fault.cpu)
+        usage = min(1.0, demand * (1 + rng.uniform(-0.1, 0.1)) + fault.cpu)
         series.cpu_seconds += usage * series.cpu_limit * elapsed
         series.memory = BASE_MEMORY_FRACTION * series.memory_limit * (1 + rng.uniform(-0.02, 0.02))

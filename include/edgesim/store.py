@@ -1,7 +1,10 @@
 """In-memory object store with the status a real cluster would report, driven by time.
 
 Statuses are computed when an object is read, from when it was applied: Deployments become
-available and their Pods ready after ``pod_ready_s``; ProvisioningRequests go ``progressing`` then
+available and their Pods ready after ``pod_ready_s``. A Deployment scaled (only ``spec.replicas``
+changed) keeps its running Pods, names and readiness included, and starts or stops only the
+difference, as Kubernetes does: a Pod's name hashes the Pod template, not the replica count; any
+other change replaces every Pod. ProvisioningRequests go ``progressing`` then
 ``fulfilled`` after ``provisioning_s``, or ``failed`` at once when their template parameters are
 invalid. Faults (see :mod:`.faults`) can keep Pods from becoming ready (a crash loop).
 """
@@ -32,6 +35,7 @@ class Entry:
     obj: dict[str, Any]
     applied_at: float
     resource_version: int
+    pods_started: list[float] = field(default_factory=list)  # a Deployment's: each Pod's start, by index
 
 
 @dataclass
@@ -76,7 +80,15 @@ class Store:
             previous.obj["metadata"]["creationTimestamp"] if previous else timestamp(now)
         )
         meta["generation"] = (previous.obj["metadata"].get("generation", 1) + 1) if previous else 1
-        self._entries[key] = Entry(stored, now, self._version)
+        entry = Entry(stored, now, self._version)
+        if stored["kind"] == "Deployment":
+            scaled = previous is not None and _template(previous.obj) == _template(stored)
+            started = previous.pods_started if scaled else []
+            wanted = _replicas(stored)
+            entry.pods_started = started[:wanted] + [now] * (wanted - len(started[:wanted]))
+            if started:  # scaled: the Deployment counts from its first Pods, not from the scale
+                entry.applied_at = previous.applied_at
+        self._entries[key] = entry
 
     def apply_all(self, objects: list[dict[str, Any]], *, keep: set[Key]) -> None:
         """Make the managed objects exactly ``objects`` (pruning the rest), keeping ``keep``."""
@@ -136,13 +148,15 @@ class Store:
             obj["status"] = self._provisioning_status(entry, now)
         return obj
 
-    def pods_ready(self, entry: Entry, now: float) -> bool:
+    def pod_ready(self, entry: Entry, index: int, now: float) -> bool:
+        """Whether the Deployment's Pod ``index`` is ready: started ``pod_ready_s`` ago, not crashing."""
         namespace = entry.obj["metadata"].get("namespace", "")
-        return now - entry.applied_at >= self.timings.pod_ready_s and namespace not in self.crash_looping
+        started = entry.pods_started[index] if index < len(entry.pods_started) else entry.applied_at
+        return now - started >= self.timings.pod_ready_s and namespace not in self.crash_looping
 
     def _deployment_status(self, entry: Entry, now: float) -> dict[str, Any]:
-        replicas = int((entry.obj.get("spec") or {}).get("replicas", 1))
-        ready = replicas if self.pods_ready(entry, now) else 0
+        replicas = _replicas(entry.obj)
+        ready = sum(self.pod_ready(entry, index, now) for index in range(replicas))
         available = "True" if ready == replicas else "False"
         return {
             "observedGeneration": entry.obj["metadata"]["generation"],
@@ -159,7 +173,8 @@ class Store:
                     if available == "True"
                     else "MinimumReplicasUnavailable",
                     "lastTransitionTime": timestamp(
-                        entry.applied_at + (self.timings.pod_ready_s if ready else 0)
+                        max(entry.pods_started or [entry.applied_at])
+                        + (self.timings.pod_ready_s if available == "True" else 0)
                     ),
                 }
             ],
@@ -169,12 +184,13 @@ class Store:
         deployment = entry.obj
         namespace = deployment["metadata"].get("namespace", "")
         template = (deployment.get("spec") or {}).get("template") or {}
-        digest = hashlib.sha256(repr(_spec(deployment)).encode()).hexdigest()
+        digest = hashlib.sha256(repr(_template(deployment)).encode()).hexdigest()
         template_hash = digest[:10]
-        ready = self.pods_ready(entry, now)
         crashing = namespace in self.crash_looping
         pods = []
-        for index in range(int((deployment.get("spec") or {}).get("replicas", 1))):
+        for index in range(_replicas(deployment)):
+            ready = self.pod_ready(entry, index, now)
+            started = entry.pods_started[index] if index < len(entry.pods_started) else entry.applied_at
             suffix = hashlib.sha256(f"{digest}/{index}".encode()).hexdigest()[:5]
             name = f"{deployment['metadata']['name']}-{template_hash}-{suffix}"
             labels = dict((template.get("metadata") or {}).get("labels") or {})
@@ -189,7 +205,7 @@ class Store:
                         "namespace": namespace,
                         "labels": labels,
                         "uid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{self.site}/{namespace}/{name}")),
-                        "creationTimestamp": timestamp(entry.applied_at),
+                        "creationTimestamp": timestamp(started),
                         "ownerReferences": [
                             {
                                 "apiVersion": "apps/v1",
@@ -210,11 +226,11 @@ class Store:
                                 "ready": ready,
                                 "image": c.get("image", ""),
                                 "imageID": "",
-                                "restartCount": int(now - entry.applied_at) // 10 if crashing else 0,
+                                "restartCount": int(now - started) // 10 if crashing else 0,
                                 "state": (
                                     {"waiting": {"reason": "CrashLoopBackOff"}}
                                     if crashing
-                                    else {"running": {"startedAt": timestamp(entry.applied_at)}}
+                                    else {"running": {"startedAt": timestamp(started)}}
                                 ),
                             }
                             for c in containers
@@ -261,6 +277,16 @@ def provisioning_problem(pr: dict[str, Any]) -> str | None:
 
 def _spec(obj: dict[str, Any]) -> Any:
     return {k: v for k, v in obj.items() if k not in ("metadata", "status")}
+
+
+def _template(deployment: dict[str, Any]) -> Any:
+    """What a Deployment's Pods are made from: everything but its replica count."""
+    spec = {k: v for k, v in (deployment.get("spec") or {}).items() if k != "replicas"}
+    return {**_spec(deployment), "spec": spec}
+
+
+def _replicas(deployment: dict[str, Any]) -> int:
+    return int((deployment.get("spec") or {}).get("replicas", 1))
 
 
 def resource_type(obj: dict[str, Any]) -> ResourceType | None:
