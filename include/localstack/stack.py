@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from include.compiler.config import PROJECT_ROOT, load_settings
-from include.localstack import celery
+from include.localstack import celery, sqlite
 from include.localstack.processes import (
     Service,
     free_port,
@@ -351,7 +351,11 @@ class Stack:
             "EDGE_INTENT_METRICS_TOKEN": self.metrics_token(),
             "PYTHONWARNINGS": "ignore",
             **self.connections_env(),
-            **(self.celery_backends.airflow_env() if self.celery_backends else {}),
+            **(
+                self.celery_backends.airflow_env()
+                if self.celery_backends
+                else {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": sqlite.IMPORT_PATH}
+            ),
         }
         if port:
             base = f"http://127.0.0.1:{port}"
@@ -378,6 +382,8 @@ class Stack:
         )
         if done.returncode != 0:
             raise RuntimeError(f"airflow db migrate failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+        if not self.celery_backends:
+            sqlite.use_wal(Path(env["AIRFLOW_HOME"]) / "airflow.db")
 
     def start_airflow(self, timeout: float = 120, extra_env: dict[str, str] | None = None) -> str:
         port = free_port()

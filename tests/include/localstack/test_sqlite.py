@@ -1,0 +1,59 @@
+"""The embedded stack's SQLite metadata database: write-ahead logging, and a longer wait for the
+write lock in every Airflow process; neither on the PostgreSQL (Celery) stack."""
+
+from __future__ import annotations
+
+import importlib
+import sqlite3
+import threading
+import time
+from types import SimpleNamespace
+
+from include.localstack import sqlite
+from include.localstack.stack import Stack
+
+
+def test_the_database_is_switched_to_write_ahead_logging(tmp_path):
+    database = tmp_path / "airflow.db"
+    sqlite3.connect(database).close()
+    assert sqlite.use_wal(database) == "wal"
+    with sqlite3.connect(database) as again:  # kept in the file
+        assert again.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_reader_does_not_wait_for_a_writer_in_wal(tmp_path):
+    database = tmp_path / "airflow.db"
+    with sqlite3.connect(database) as setup:
+        setup.execute("CREATE TABLE runs (id INTEGER)")
+    sqlite.use_wal(database)
+    writer = sqlite3.connect(database, isolation_level=None, check_same_thread=False)
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("INSERT INTO runs VALUES (1)")
+    reader = sqlite3.connect(database, timeout=0.1)
+    assert reader.execute("SELECT count(*) FROM runs").fetchone()[0] == 0  # no "database is locked"
+    writer.execute("COMMIT")
+    assert reader.execute("SELECT count(*) FROM runs").fetchone()[0] == 1
+
+
+def test_a_writer_waits_for_the_lock_as_long_as_the_connect_args_say(tmp_path):
+    database = tmp_path / "airflow.db"
+    with sqlite3.connect(database) as setup:
+        setup.execute("CREATE TABLE runs (id INTEGER)")
+    sqlite.use_wal(database)
+    holder = sqlite3.connect(database, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    threading.Timer(1.5, lambda: holder.execute("COMMIT")).start()  # longer than nothing, well under
+    started = time.monotonic()
+    with sqlite3.connect(database, **sqlite.CONNECT_ARGS) as waiting:
+        waiting.execute("INSERT INTO runs VALUES (2)")
+    assert 1.0 < time.monotonic() - started < sqlite.CONNECT_ARGS["timeout"]
+
+
+def test_every_airflow_process_gets_the_connect_args_on_sqlite_only(tmp_path):
+    stack = Stack(tmp_path, sites=[], git_users={"pipeline": {"token": "t"}})
+    env = stack.airflow_env(port=8793)
+    module, _, name = env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS"].rpartition(".")
+    assert getattr(importlib.import_module(module), name) == sqlite.CONNECT_ARGS  # what Airflow imports
+    postgres = {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": "postgresql+psycopg2://airflow@127.0.0.1/airflow"}
+    stack.celery_backends = SimpleNamespace(airflow_env=lambda: postgres)  # the Celery stack's backends
+    assert "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS" not in stack.airflow_env(port=8793)
