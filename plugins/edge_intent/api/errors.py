@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import TYPE_CHECKING, Any
 
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 if TYPE_CHECKING:
     from fastapi import FastAPI, Request
 
     from include.compiler.errors import IntentValidationError
+
+log = logging.getLogger(__name__)
 
 
 class ApiError(Exception):
@@ -104,9 +108,30 @@ def install_error_handlers(app: FastAPI, *, statuses: dict[int, int] | None = No
         status = statuses.get(422, 422)
         return JSONResponse(error_body(status, "invalid request", errors), status)
 
+    async def database_error(_request: Request, exc: Exception) -> JSONResponse:
+        if not busy(exc):
+            raise exc
+        log.warning("Metadata database busy, request refused with 503: %s", str(exc).splitlines()[0])
+        return JSONResponse(
+            error_body(503, "metadata database busy", [{"field": "database", "reason": BUSY_REASON}]),
+            503,
+            headers={"Retry-After": str(RETRY_AFTER)},
+        )
+
     app.add_exception_handler(ApiError, api_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, request_error)
+    app.add_exception_handler(OperationalError, database_error)
+
+
+RETRY_AFTER = 1
+BUSY_REASON = "locked by another writer; nothing was done, send the request again"
+
+
+def busy(exc: Exception) -> bool:
+    """Whether ``exc`` is the metadata database refusing a write for now (SQLite locked by another
+    process's write): the request's transaction was rolled back, so it may simply be sent again."""
+    return isinstance(exc, OperationalError) and "database is locked" in str(exc.orig or exc)
 
 
 def allowed_methods(request: Request) -> str:
