@@ -39,7 +39,7 @@ from airflow.sdk import Param, TriggerRule, dag, get_current_context, task
 
 from edge_intent.dagparams import dag_settings, failed_task_watcher, slo_profile_param
 from edge_intent.operators.slo_verify import DeployedIntentVerifyOperator
-from edge_intent.rollout.group import revert_group
+from edge_intent.rollout.group import WAIT_RETRIES, revert_group
 from include.lifecycle import REVERIFY_VERIFY, ROLLBACK_GROUP, Dag, Key
 
 ORPHANS = Key.ORPHANS.value
@@ -96,7 +96,7 @@ def slo_reverify():
             task_id=REVERIFY_VERIFY,
             task_display_name="Verify SLOs",
             profile="{{ params.slo_profile }}",
-            retries=0,
+            **WAIT_RETRIES,  # a task failed from outside (apache/airflow#66374) verifies again
             execution_timeout=timedelta(minutes=12),
             map_index_template="{{ task.intent['intentId'] }}",
         )

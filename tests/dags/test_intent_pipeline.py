@@ -74,6 +74,15 @@ def test_phases_in_order(dag):
     assert dag.get_task("wave_1.sites.wait_for_sync").timeout == 300
     # infrastructure errors are retried; an invalid intent is not (InvalidIntent, a fail exception)
     assert dag.get_task("validate").retries == 3 and dag.get_task("validate").retry_exponential_backoff
+    # a breach fails Verifying at once; a verification failed from outside (Airflow's own race
+    # between a fired trigger and a stale executor event) verifies the same window again
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from edge_intent.operators.slo_verify import SLOBreached
+
+    assert dag.get_task("wave_1.sites.verify_slos").retries == 1 and issubclass(
+        SLOBreached, AirflowFailException
+    )
     assert dag.doc_md and dag.params["dry_run"] is False and dag.params["rollout_strategy"] is None
 
 

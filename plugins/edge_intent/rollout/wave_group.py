@@ -95,7 +95,9 @@ def wave(index: int, *, rendered: XComArg, compiled: XComArg, plan: XComArg, pro
                 live=[synced.output, fulfilled.output],
                 fail_on_breach=True,
                 execution_timeout=timedelta(minutes=11),
-                retries=0,
+                # A breach fails it at once (SLOBreached is never retried); the retry is for a task
+                # failed from outside, as the waits' (apache/airflow#66374): the same window again.
+                **WAIT_RETRIES,
                 map_index_template=SITE_LABEL,
             )
             synced >> fulfilled >> verified
