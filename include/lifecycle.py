@@ -75,6 +75,7 @@ class Key(StrEnum):
     ORPHANS = "orphans"  # slo_reverify: intents at a site's HEAD that no successful run delivered
     ROLLOUT = "rollout"  # validate: the rollout plan (the strategy resolved into waves)
     VERDICT = "verdict"  # verify_slos: the SLO verdict, also when the task failed on a breach
+    SCALED = "scaled"  # verify_slos: {site: [scale commit, ...]} newest first, pushed after each push
     RESTORE = "restore"  # a wave's gate: the restore wait's targets of the sites it reverted alone
     APPROVAL = "approval"  # a wave's approve: {required, decision Approve|Reject|TimedOut, by, at}
 

@@ -11,7 +11,6 @@ validator then checks the result (see include/kpt).
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
@@ -120,17 +119,9 @@ def _setters(intent_id: str, site: str, slice_type: SliceType, size: sizing.Size
             "slice-type": slice_type.lower(),
             "quota-pods": str(headroom),
             "quota-cpu": sizing.cpu_quantity(headroom * sizing.millicores(size.cpu_limit)),
-            "quota-memory": f"{headroom * _mebibytes(size.memory_limit)}Mi",
+            "quota-memory": f"{headroom * sizing.mebibytes(size.memory_limit)}Mi",
         },
     }
-
-
-def _mebibytes(quantity: str) -> int:
-    units = {"Ki": 1 / 1024, "Mi": 1, "Gi": 1024}
-    for suffix, factor in units.items():
-        if quantity.endswith(suffix):
-            return math.ceil(float(quantity[:-2]) * factor)
-    return math.ceil(float(quantity) / 1024 / 1024)
 
 
 def _namespace(namespace: str) -> dict[str, Any]:

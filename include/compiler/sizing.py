@@ -33,6 +33,15 @@ def millicores(quantity: str) -> int:
     return int(round(float(quantity) * 1000))
 
 
+def mebibytes(quantity: str) -> int:
+    """Kubernetes memory quantity (``512Mi``, ``1Gi``, bytes) to MiB, rounded up."""
+    units = {"Ki": 1 / 1024, "Mi": 1, "Gi": 1024}
+    for suffix, factor in units.items():
+        if quantity.endswith(suffix):
+            return math.ceil(float(quantity[:-2]) * factor)
+    return math.ceil(float(quantity) / 1024 / 1024)
+
+
 def cpu_quantity(millis: int) -> str:
     """Millicores to a Kubernetes CPU quantity (``2``, ``1500m``)."""
     return f"{millis // 1000}" if millis % 1000 == 0 else f"{millis}m"

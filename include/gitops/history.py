@@ -102,6 +102,17 @@ def read(repo: git.Repo, path: str, rev: str = "HEAD") -> str | None:
     return blob.data_stream.read().decode("utf-8")
 
 
+def package(repo: git.Repo, intent_id: str, rev: str = "HEAD") -> dict[str, str]:
+    """``{file name: text}`` of ``intents/<intent_id>/`` at ``rev`` (empty when it is not there)."""
+    try:
+        tree = repo.commit(rev).tree / f"intents/{intent_id}"
+    except KeyError:
+        return {}
+    if tree.type != "tree":
+        return {}
+    return {blob.name: blob.data_stream.read().decode("utf-8") for blob in tree.blobs}
+
+
 def intent_dirs(repo: git.Repo, rev: str = "HEAD") -> list[str]:
     """The names of the directories under ``intents/`` at ``rev``, sorted."""
     try:

@@ -101,6 +101,16 @@ def commit_message(intent_id: str, site: str, run_id: str | None) -> str:
     )
 
 
+def scale_message(intent_id: str, site: str, before: int, after: int, reason: str, run_id: str | None) -> str:
+    """The message of a scale commit: a delivery of the same package with more replicas, with the
+    trailers of a delivery by this run (so that rolling the run back reverts it too)."""
+    run = run_id or "manual"
+    return (
+        f"Scale intent {intent_id} at {site}: {before} to {after} replicas\n\n{reason}\n\n"
+        f"DAG run: {run}\n\nIntent-Id: {intent_id}\nSite: {site}\nDag-Run-Id: {run}\n"
+    )
+
+
 def with_reverts(message: str, shas: list[str] | tuple[str, ...]) -> str:
     """``message`` with one ``Reverts: <sha>`` trailer per commit, after its own trailers."""
     return f"{message}\n" + "".join(f"{REVERTS_TRAILER}: {sha}\n" for sha in shas)

@@ -84,6 +84,16 @@ class DeployedIntent:
     head: str
     runs: tuple[str | None, ...] = ()
 
+    @property
+    def in_effect(self) -> list[str]:
+        """What a rollback of the delivery in effect reverts, newest first: every commit in effect
+        of the run that made :attr:`commit` (its delivery and the scale commits Verifying added),
+        or :attr:`commit` alone when it names no run."""
+        run = self.runs[0] if self.runs and self.deliveries and self.deliveries[0] == self.commit else None
+        if run is None:
+            return [self.commit]
+        return [sha for sha, by in zip(self.deliveries, self.runs, strict=False) if by == run]
+
 
 @dataclass(frozen=True)
 class Tag:

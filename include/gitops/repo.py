@@ -39,6 +39,7 @@ from .messages import (
     is_sha,
     reset_message,
     revert_message,
+    scale_message,
     with_reverts,
     withdraw_message,
 )
@@ -57,6 +58,7 @@ __all__ = [
     "commit_message",
     "reset_message",
     "revert_message",
+    "scale_message",
     "withdraw_message",
 ]
 
@@ -183,6 +185,13 @@ class SiteRepo(GitClone):
             self._sync(repo)
             live = set(history.live(repo, intent_id))
             return next((sha for sha in history.run_deliveries(repo, intent_id, run_id) if sha in live), None)
+
+    def package(self, intent_id: str) -> dict[str, str]:
+        """The files of ``intents/<intent_id>/`` on ``main`` (empty when the intent is not there)."""
+        check_intent_id(intent_id)
+        with self._open() as repo:
+            self._sync(repo)
+            return history.package(repo, intent_id)
 
     def read(self, path: str, rev: str = "HEAD") -> str | None:
         """The text of ``path`` at ``rev`` of ``main`` (after a fetch), or None when it is absent.

@@ -103,6 +103,8 @@ def site_outcome(site: str, seen: dict[str, Any]) -> dict[str, Any]:
         "o2ims": {k: (seen.get("provisioned") or {}).get(k) for k in ("createdAt", "fulfilledAt")},
         "slo": {k: slo.get(k) for k in ("result", "trigger", "started", "ended", "soak")} if slo else None,
         "slos": (slo.get("slos") or {}).get(site) if slo else None,
+        # Verifying's scale steps at the site: replicas before and after, commit, measured values
+        "scaling": [step for step in slo.get("scaling") or [] if step.get("site") == site] if slo else [],
     }
     failure = _failure_of(site, seen)
     out["state"] = PASSED if failure is None else FAILED

@@ -71,10 +71,26 @@ class Profile(_Strict):
     failureLimit: int = Field(ge=1)
     consecutiveLimit: int = Field(ge=1)
 
+    @property
+    def rate_seconds(self) -> float:
+        """``rateWindow`` in seconds: how long a change takes to fill the range of ``rate()``."""
+        number, unit = re.fullmatch(r"([0-9]+)(ms|s|m|h)", self.rateWindow).groups()
+        return int(number) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[unit]
+
 
 # the requests served at the site in the window, to show a reliability target at all
 VOLUME = "sum(increase(http_requests_total{{{sel}}}[{window}s]))"
 Action = Literal["rollback", "alert", "scale", "degrade"]
+
+
+class ScalePolicy(_Strict):
+    """How a scale-class SLO's breach is remedied: the intent's workload at the site is scaled up by
+    ``step`` replicas in a commit, at most ``attempts`` times and never above ``max`` replicas (nor
+    the compiler's ``workload.maxReplicas``); a breach that outlasts them rolls back."""
+
+    step: int = Field(ge=1, le=20)
+    max: int = Field(ge=1, le=100)
+    attempts: int = Field(ge=1, le=5)
 
 
 class SLODefinition(_Strict):
@@ -83,6 +99,15 @@ class SLODefinition(_Strict):
     condition: Literal["below", "at_least"]
     threshold: float
     action: Literal["rollback", "alert", "scale"]
+    scale: ScalePolicy | None = None
+
+    @model_validator(mode="after")
+    def _scale_with_its_action(self) -> SLODefinition:
+        if self.action == "scale" and self.scale is None:
+            raise ValueError("action scale needs scale: {step, max, attempts}")
+        if self.action != "scale" and self.scale is not None:
+            raise ValueError(f"scale is only for action scale, not {self.action}")
+        return self
 
 
 class TargetPolicy(_Strict):

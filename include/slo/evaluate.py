@@ -2,9 +2,10 @@
 
 Every ``interval`` seconds each SLO of each site is queried at that instant. An evaluation fails
 when its value misses the threshold, or when there is no value and the profile's ``missingData``
-is ``fail`` (the default: unreachable Prometheus or no samples never pass). A rollback-class SLO
-breaks when it fails ``failureLimit`` evaluations in the window or ``consecutiveLimit`` in a row
-(a scale-class SLO needs twice as many in a row: it must persist); the window then ends at once.
+is ``fail`` (the default: unreachable Prometheus or no samples never pass). A rollback-class or
+scale-class SLO breaks when it fails ``failureLimit`` evaluations in the window or
+``consecutiveLimit`` in a row; the window then ends at once, and its breaches say each SLO's
+``action`` (Verifying scales the workload up for a scale-class breach before it rolls back).
 Alert-class failures are recorded and reported but never roll back. A ``degrade`` criterion (an
 intent target whose policy keeps the intent) that fails as often as would break a rollback-class
 SLO is ``missed``: listed in ``degraded``, the window goes on. A criterion that needs a volume of
@@ -13,9 +14,11 @@ missed, listed in ``unverified`` with the counts.
 
 The window may start before the call (``start``: when the change went live at the sites, which the
 waits before verification saw first): instants already past are evaluated at once, at their own
-time (Prometheus keeps their samples), and the rest as they come. An instant before the call for
-which Prometheus has no samples is not judged (the workload may not have reported yet); from the
-call on, missing data is judged as the profile says, and an unreachable Prometheus always.
+time (Prometheus keeps their samples), and the rest as they come. It may also start later (after a
+scale step, once the rate window covers only the scaled workload): nothing is evaluated before.
+An instant before the call for which Prometheus has no samples is not judged (the workload may not
+have reported yet); from the call on, missing data is judged as the profile says, and an
+unreachable Prometheus always.
 """
 
 from __future__ import annotations
@@ -62,7 +65,7 @@ class _Track:
     served: float | None = None  # requests served in the window, for a criterion that needs a volume
 
     def limit(self, profile: Profile) -> int:
-        return profile.consecutiveLimit * (2 if self.slo.action == "scale" else 1)
+        return profile.consecutiveLimit
 
     def beyond_limits(self, profile: Profile) -> bool:
         return self.failures >= profile.failureLimit or self.consecutive >= self.limit(profile)
@@ -116,8 +119,8 @@ class Window:
     failures in a row) is this object's, so the window can be driven by a loop that sleeps
     (:func:`verify`) or by a trigger that awaits between steps without holding a worker.
 
-    :param start: when the window starts (epoch seconds; not after ``now``, not more than a window
-        ago); ``now`` when None.
+    :param start: when the window starts (epoch seconds; not more than a window ago); ``now`` when
+        None. Drive the window by sleeping until :attr:`tick` before each step.
     """
 
     def __init__(self, slos: list[SLO], profile: Profile, *, now: float, start: float | None = None):
@@ -125,7 +128,7 @@ class Window:
         self.tracks = {(s.site, s.name): _Track(s) for s in slos}
         self.evaluations: list[Evaluation] = []
         self.called = now
-        self.started = now if start is None else max(min(start, now), now - profile.window)
+        self.started = now if start is None else max(start, now - profile.window)
         self.end = self.started + profile.window
         self.tick = self.started  # the next instant to evaluate
 
@@ -234,9 +237,10 @@ def run(
     on_evaluation: Callable[[Evaluation], None] | None = None,
 ) -> Verdict:
     """Step ``window`` to its verdict, sleeping in this thread until each next instant."""
-    while (verdict := window.step(query, clock, on_evaluation)) is None:
+    while True:
         sleep(max(0.0, window.tick - clock()))
-    return verdict
+        if (verdict := window.step(query, clock, on_evaluation)) is not None:
+            return verdict
 
 
 def _count_volume(tracks: Any, query: Callable[[str, float], float | None], at: float) -> None:

@@ -161,8 +161,8 @@ def _trigger(
 
 
 def rollback_plan(context: dict[str, Any]) -> dict[str, Any]:
-    """RollingBack: revert exactly this run's commit on each site it reached and did not revert yet,
-    the newest wave first."""
+    """RollingBack: revert exactly this run's commits on each site it reached and did not revert yet
+    (its delivery, and the scale commits its Verifying added), the newest wave first."""
     ti, run_id = context["ti"], context["run_id"]
     # A delivery that made no commit (the same files were already on main) belongs to an earlier
     # run that stands behind it: this run has nothing of its own there to revert.
@@ -177,10 +177,12 @@ def rollback_plan(context: dict[str, Any]) -> dict[str, Any]:
     wave_of = {s: w.index for w in rollout_plan.waves for s in w.sites} if rollout_plan else {}
     order = sorted(remaining, key=lambda s: (-wave_of.get(s, 0), s))
     trigger, verdict, failure = _trigger(ti, found)
+    intent_id = ti.xcom_pull(task_ids=RENDER)["intentId"]
+    commits = delivery.run_commits(intent_id, run_id, remaining)  # the delivery and its scale commits
     return plan(
         Kind.ROLLBACK,
-        {site: [delivered[site]["sha"]] for site in remaining},
-        intent_id=ti.xcom_pull(task_ids=RENDER)["intentId"],
+        {site: commits.get(site) or [delivered[site]["sha"]] for site in remaining},
+        intent_id=intent_id,
         trigger=trigger,
         reason=(found or {}).get("stopped", {}).get("reason", "") if found else "",
         verdict=verdict,

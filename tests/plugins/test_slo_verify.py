@@ -98,11 +98,19 @@ def test_the_operator_defers_its_window_from_when_the_change_went_live(sites_sta
 
 
 class _TI:
+    """The task instance's XComs, this task's own only."""
+
+    task_id, map_index = "wave_1.sites.verify_slos", 0
+
     def __init__(self):
         self.pushed = {}
 
     def xcom_push(self, key, value):
         self.pushed[key] = value
+
+    def xcom_pull(self, task_ids, map_indexes, key):
+        assert (task_ids, map_indexes) == (self.task_id, self.map_index)
+        return self.pushed.get(key)
 
 
 def test_the_resumed_operator_fails_the_wave_on_a_breach_and_keeps_the_verdict():
@@ -117,3 +125,22 @@ def test_the_resumed_operator_fails_the_wave_on_a_breach_and_keeps_the_verdict()
     assert ti.pushed["verdict"]["result"] == "breach" and ti.pushed["verdict"]["sites"] == ["edge1"]
     with pytest.raises(AirflowException, match="the SLO window could not run: boom"):
         _operator().execute_complete({"ti": ti}, {"status": "error", "message": "boom"})
+
+
+def test_a_window_already_past_is_judged_in_the_task_not_deferred(sites_stack):
+    """A task that starts when its window is (nearly) over judges it from Prometheus' history at
+    once: a trigger firing at once could lose Airflow's race with the deferral's executor event."""
+    from include.slo.definitions import load_config
+
+    window = load_config().profiles["demo"].window
+    live = [{"edge1": {"state": "done", "at": time.time() - window - 10}}]
+    ti = _TI()
+    called = time.time()
+    verdict = _operator(live=live).execute({"ti": ti})  # no TaskDeferred
+    assert time.time() - called < window / 2  # judged at once, not waited for
+    # a window's start is at most one window ago: it ends now
+    assert verdict["started"] == pytest.approx(called - window, abs=1.0)
+    assert ti.pushed["verdict"]["started"] == verdict["started"]
+    instants = sorted({e["time"] for e in verdict["evaluations"]})
+    assert instants[0] == pytest.approx(verdict["started"]) and instants[-1] <= time.time()
+    assert verdict["result"] in ("pass", "breach") and verdict["scaling"] == []

@@ -47,6 +47,7 @@ def discover(git_conn_id: str = SiteRepoHook.default_conn_name) -> list[dict[str
             entry = intents.setdefault(deployed.intent_id, {"intentId": deployed.intent_id, "sites": {}})
             entry["sites"][site] = {
                 "sha": deployed.commit,
+                "commits": deployed.in_effect,
                 "head": deployed.head,
                 "targets": targets,
                 "targetsFrom": source,
@@ -91,7 +92,7 @@ def select(verified: Any, on_missing_data: str) -> list[dict[str, Any]]:
         chosen.append(
             plan(
                 Kind.ROLLBACK,
-                {site: [deployed["sha"]] for site, deployed in item["sites"].items()},
+                {site: on.get("commits") or [on["sha"]] for site, on in item["sites"].items()},
                 intent_id=item["intentId"],
                 trigger=trigger,
                 reason=f"re-verification: {trigger}",

@@ -23,6 +23,7 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from edge_intent.hooks.prometheus import PrometheusHook
+from edge_intent.hooks.site_repo import SiteRepoHook
 from edge_intent.triggers.slo_window import SLOWindowTrigger, WindowStatus
 from include.lifecycle import Key
 
@@ -58,6 +59,10 @@ class SLOWindowOperator(BaseOperator):
 
     DEFERRAL_MARGIN = 300.0
     """Seconds a deferred window may run past its own length before the task gives up on it."""
+    INLINE_WINDOW = 5.0
+    """A window that ends within this many seconds (its instants mostly past: the task started
+    late) is judged here, not deferred: a trigger that fires at once can lose Airflow's race with
+    the deferring process's executor event, which fails the resumed task (apache/airflow#66374)."""
 
     ui_color = "#fdf2e8"
 
@@ -89,16 +94,16 @@ class SLOWindowOperator(BaseOperator):
     ) -> Any:
         """The window of ``intent_id``'s SLOs at ``targets`` (``{site: {targetName: value}}``) from
         ``start`` (now when None): its :meth:`conclude`, here or when the deferred window fires."""
-        from edge_intent.rollout.verify import describe, open_window, verify_sites
+        from edge_intent.rollout.verify import conclude, describe, open_window, show
+        from include.slo.evaluate import run
 
-        if not self.deferrable:
-            return self.conclude(
-                context, verify_sites(intent_id, targets, self.profile, self.hook, soak=soak, start=start)
-            )
         # the window's start is fixed now, so that a trigger run again (a restarted triggerer)
         # evaluates the same instants
         window = open_window(intent_id, targets, self.profile, soak=soak, start=start or time.time())
         describe(intent_id, window, self.hook.url, soak)
+        if not self.deferrable or window.end - time.time() <= self.INLINE_WINDOW:
+            verdict = run(window, self.hook.query_client(), on_evaluation=show)
+            return self.conclude(context, conclude(intent_id, verdict))
         self.defer(
             trigger=SLOWindowTrigger(
                 intent_id=intent_id,
@@ -135,6 +140,10 @@ class SLOVerifyOperator(SLOWindowOperator):
         when this task happens to start (the scheduler's steps in between count in the window).
     :param fail_on_breach: fail the task when the verdict is not ``pass`` (a wave's site: its failed
         phase is the red task); the verdict is in the XCom ``verdict`` either way.
+    :param scale: remedy a scale-class breach by scaling the workload up first (see
+        :mod:`edge_intent.rollout.scaling`): commit, wait for the sync, verify again; every step is in
+        the XCom ``scaled`` and in the verdict's ``scaling``.
+    :param git_conn_id: the Git server connection (the scale commits).
 
     The other parameters are :class:`SLOWindowOperator`'s.
     """
@@ -149,6 +158,8 @@ class SLOVerifyOperator(SLOWindowOperator):
         rollout: Any = None,
         live: Any = None,
         fail_on_breach: bool = False,
+        scale: bool = True,
+        git_conn_id: str = SiteRepoHook.default_conn_name,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
@@ -157,29 +168,106 @@ class SLOVerifyOperator(SLOWindowOperator):
         self.rollout = rollout
         self.live = live
         self.fail_on_breach = fail_on_breach
+        self.scale = scale
+        self.git_conn_id = git_conn_id
 
     @property
     def soak(self) -> float:
         return float((self.rollout or {}).get("minSuccessTime") or 0)
 
-    def execute(self, context) -> dict[str, Any]:
+    def _intent_targets(self) -> tuple[str, dict[str, dict[str, float]]]:
         from edge_intent.rollout.verify import site_targets
         from include.compiler import ts28312
 
         intent = ts28312.Intent.model_validate(self.compiled["intent"])
-        targets = site_targets(intent, list(self.targets))
-        return self.verify(context, intent.id, targets, soak=self.soak, start=live_since(self.live))
+        return intent.id, site_targets(intent, list(self.targets))
+
+    def execute(self, context) -> dict[str, Any]:
+        intent_id, targets = self._intent_targets()
+        if self.scale and "ti" in context:
+            context["ti"].xcom_push(key=Key.SCALED, value=[])  # no scale step in this try yet
+        return self.verify(context, intent_id, targets, soak=self.soak, start=live_since(self.live))
+
+    @staticmethod
+    def _steps(ti) -> list[dict[str, Any]]:
+        """This try's scale steps so far (the XCom ``scaled``, kept across deferrals)."""
+        found = ti.xcom_pull(task_ids=ti.task_id, map_indexes=ti.map_index, key=Key.SCALED)
+        return list(found) if isinstance(found, list) else []
 
     def conclude(self, context, verdict: dict[str, Any]) -> dict[str, Any]:
-        verdict = {**verdict, "sites": sorted(self.targets), "soak": self.soak}
-        context["ti"].xcom_push(key=Key.VERDICT, value=verdict)
+        from edge_intent.rollout import scaling
+
+        ti = context["ti"]
+        steps = self._steps(ti)
+        verdict = {**verdict, "sites": sorted(self.targets), "soak": self.soak, "scaling": steps}
+        ti.xcom_push(key=Key.VERDICT, value=verdict)  # the breach stands if the task ends here
+        if verdict["result"] != "pass" and self.scale:
+            attempt = len({step["attempt"] for step in steps}) + 1
+            policy = scaling.policy_for(verdict, attempt - 1)
+            if policy is not None:
+                new = scaling.scale_sites(
+                    self._intent_targets()[0],
+                    verdict,
+                    policy,
+                    attempt=attempt,
+                    run_id=context["run_id"],
+                    ti=ti,
+                    steps=steps,
+                    git_conn_id=self.git_conn_id,
+                )
+                if new:
+                    return self._await_scale(context, new)
         if self.fail_on_breach and verdict["result"] != "pass":
             why = verdict["trigger"] or verdict["result"]
             raise SLOBreached(
                 f"SLOs not met at {', '.join(sorted(self.targets))}: {why}"
                 + "".join(f"; {b['slo']} at {b['site']}" for b in verdict.get("breaches") or [])
+                + (f"; after {len(steps)} scale step(s)" if steps else "")
             )
         return verdict
+
+    def _await_scale(self, context, new: list[dict[str, Any]]) -> Any:
+        """Wait for the scale commits to sync (deferred, or here), then :meth:`scale_synced`."""
+        from edge_intent.dagparams import wait_timeout
+        from edge_intent.rollout import scaling
+        from edge_intent.triggers.site_wait import SiteWaitTrigger
+        from edge_intent.waits import WaitKind
+
+        targets = scaling.sync_targets(new)
+        deadline = time.time() + wait_timeout()
+        if not self.deferrable:
+            return self.scale_synced(context, scaling.wait_synced(targets, deadline, self.git_conn_id))
+        self.defer(
+            trigger=SiteWaitTrigger(
+                kind=WaitKind.ROOTSYNC,
+                targets=targets,
+                deadline=deadline,
+                poll_interval=1.0,
+                git_conn_id=self.git_conn_id,
+            ),
+            method_name="scale_synced",
+            timeout=timedelta(seconds=deadline - time.time() + self.DEFERRAL_MARGIN),
+        )
+
+    def scale_synced(self, context, event: dict[str, Any]) -> Any:
+        """After a scale step's sync wait: verify again, from when the rate window holds only the
+        scaled workload; or fail when the scale did not sync."""
+        from edge_intent.rollout import scaling
+        from edge_intent.triggers.site_wait import WaitStatus
+        from include.slo.definitions import load_config
+
+        ti = context["ti"]
+        steps = scaling.mark_synced(self._steps(ti), event)
+        ti.xcom_push(key=Key.SCALED, value=steps)
+        if event.get("status") != WaitStatus.SUCCESS:
+            verdict = {**(ti.xcom_pull(task_ids=ti.task_id, map_indexes=ti.map_index, key=Key.VERDICT) or {})}
+            ti.xcom_push(key=Key.VERDICT, value={**verdict, "scaling": steps})
+            raise SLOBreached(f"the scale step did not sync ({event.get('status')}): {event.get('message')}")
+        synced = max(step["syncedAt"] for step in steps if "syncedAt" in step)
+        profiles = load_config().profiles
+        rate = profiles[self.profile].rate_seconds if self.profile in profiles else 0.0
+        intent_id, targets = self._intent_targets()
+        return self.verify(context, intent_id, targets, soak=self.soak, start=synced + rate)
 
 
 class DeployedIntentVerifyOperator(SLOWindowOperator):

@@ -94,6 +94,25 @@ def in_xcom(ti: Any, plan: Any) -> dict[str, dict[str, Any]]:
     return found
 
 
+def run_commits(
+    intent_id: str, run_id: str, sites: list[str], git_conn_id: str = SiteRepoHook.default_conn_name
+) -> dict[str, list[str]]:
+    """``{site: this run's commits there, newest first}``: its delivery and the scale commits its
+    Verifying added, read from each site's repository (a retried task's XComs are gone; Git is the
+    record). What a rollback of the run reverts there.
+
+    :raises DeliveryUnknown: a site's repository cannot be read.
+    """
+    hook = SiteRepoHook(git_conn_id)
+    found = {}
+    for site in sorted(sites):
+        try:
+            found[site] = hook.get_repo(site).deliveries_of_run(intent_id, run_id)
+        except Exception as exc:  # the Git server is down: ask again on the task's retry
+            raise DeliveryUnknown(f"cannot read {site}'s repository for {run_id}'s commits: {exc}") from exc
+    return found
+
+
 def delivered(
     ti: Any, run_id: str, git_conn_id: str = SiteRepoHook.default_conn_name
 ) -> dict[str, dict[str, Any]]:

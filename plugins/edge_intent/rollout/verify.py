@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk.exceptions import AirflowFailException
 
-from edge_intent.hooks.prometheus import PrometheusHook
 from include.compiler import names
 
 if TYPE_CHECKING:
@@ -133,21 +132,3 @@ def conclude(intent_id: str, verdict: Verdict) -> dict[str, Any]:
         "Verdict of %s: %s%s", intent_id, verdict.result, f" ({verdict.trigger})" if verdict.trigger else ""
     )
     return verdict.as_json()
-
-
-def verify_sites(
-    intent_id: str,
-    targets: dict[str, dict[str, float]],
-    profile_name: str,
-    hook: PrometheusHook,
-    *,
-    soak: float = 0.0,
-    start: float | None = None,
-) -> dict[str, Any]:
-    """The verdict (``pass`` or ``breach``, as JSON) of the intent's SLOs at every site of
-    ``targets``, waiting in this thread for the whole window (:func:`open_window`'s parameters)."""
-    from include.slo.evaluate import run
-
-    window = open_window(intent_id, targets, profile_name, soak=soak, start=start)
-    describe(intent_id, window, hook.url, soak)
-    return conclude(intent_id, run(window, hook.query_client(), on_evaluation=show))

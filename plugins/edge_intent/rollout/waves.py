@@ -193,15 +193,17 @@ def _fold(
 
 def _revert_alone(ti: Any, run_id: str, found: dict[str, Any], index: int, failed: dict[str, str]):
     """Revert the wave's failed sites (within maxFailures) before the next wave; the restore targets."""
+    from edge_intent.rollout.delivery import run_commits
     from edge_intent.rollout.revert import Kind, plan, revert
 
     wave = found["waves"][index - 1]
     reasons = {site: wave["sites"][site]["failure"]["reason"] for site in failed}
     log.warning("Reverting alone (within maxFailures %d): %s", found["maxFailures"], reasons)
+    commits = run_commits(found["intentId"], run_id, list(failed))  # the delivery and its scale commits
     return revert(
         plan(
             Kind.ROLLBACK,
-            {site: [sha] for site, sha in failed.items()},
+            {site: commits.get(site) or [sha] for site, sha in failed.items()},
             intent_id=found["intentId"],
             trigger=records.trigger_of(reasons[min(reasons)]),
             reason="; ".join(f"{site}: {reason}" for site, reason in sorted(reasons.items())),

@@ -103,8 +103,10 @@ class SLOWindowTrigger(BaseTrigger):
                 self.start,
                 self.prometheus_conn_id,
             )
-            while (verdict := await asyncio.to_thread(window.step, query, time.time, show)) is None:
+            while True:  # a window may start later than now (after a scale step): sleep first
                 await asyncio.sleep(max(0.0, window.tick - time.time()))
+                if (verdict := await asyncio.to_thread(window.step, query, time.time, show)) is not None:
+                    break
             verdict_json = await asyncio.to_thread(conclude, self.intent_id, verdict)
             await asyncio.sleep(max(0.0, began + MIN_DEFERRAL - time.monotonic()))
         except Exception as exc:  # said in the task's failure, not lost in the triggerer's log
