@@ -40,6 +40,7 @@ bench: install
 	$(PY) bench/compile.py --update
 	$(PY) bench/pipeline.py --update
 	$(PY) bench/rollback.py --update
+	$(PY) bench/scale.py --update
 	$(PY) bench/rollout.py --update
 	$(PY) bench/intake.py --update
 	$(PY) bench/faults.py --update

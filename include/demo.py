@@ -7,7 +7,9 @@
    CeleryExecutor instead: PostgreSQL, Redis and two Celery workers.
 3. Submits a sample intent for every site through Airflow's REST API and prints each phase as it
    happens, wave by wave (the canary first), with the commit delivered to each site, its RootSync
-   state and SLO verdict; then a broken intent (a fault at the canary) that breaches there, is
+   state and SLO verdict; then an intent under CPU pressure at its site (the fault control offers
+   its workload three times the traffic it was sized for), scaled up by one commit and verified
+   again to Succeeded; then a broken intent (a fault at the canary) that breaches there, is
    reverted, and never reaches the later waves. Prints each run's rollout record.
 4. Writes ``.demo/summary.json``, prints the Airflow UI address and login, and stops everything it
    started (``--keep``, i.e. ``make demo KEEP=1``, leaves the stack up and writes
@@ -138,6 +140,10 @@ def _rootsync_line(stack, site: str) -> str:
 
 BREAKING_SAMPLE = "eMBB slice with 50 ms latency and 300 Mbps downlink for video streaming at all sites"
 INJECTED_LATENCY_MS = 200
+# CPU pressure the workload's replicas can share: three times the traffic it was sized for, each
+# pod at 3 x the load model's 30 % of its CPU limit (the SLO is below 80 %) until a replica is added
+PRESSURED_SAMPLE = "URLLC slice with 20 ms latency for industrial robots at edge3"
+PRESSURE = 3.0
 
 
 def _label(ti: dict) -> str:
@@ -183,17 +189,29 @@ def _show_site_task(api, stack, run_id: str, ti: dict, details: dict) -> None:
         )
 
 
-def _follow(api, stack, text: str, fault_at: str | None = None) -> dict:
+def _offered_load(text: str, site: str) -> float:
+    """Requests per second that put :data:`PRESSURE` times its sized traffic on the intent's workload
+    at ``site`` (its replicas as compiled, each sized for the load model's nominal rate)."""
+    from include.edgesim.loadmodel import RATE_PER_POD
+    from include.rollout.scale import replicas
+
+    settings = load_settings()
+    package = api.packages(api.to_28312(api.parse(text, settings), settings), settings)[site]
+    return PRESSURE * replicas(package) * RATE_PER_POD
+
+
+def _follow(api, stack, text: str, fault_at: str | None = None, fault: dict | None = None) -> dict:
     """Submit ``text``, print each task as it changes state, and return what the run produced.
 
-    :param fault_at: a site whose copy of the intent's workload gets slow (the fault control), so that
-        its SLOs break there.
+    :param fault_at: a site whose copy of the intent's workload gets ``fault`` (the fault control;
+        by default slow: every request +:data:`INJECTED_LATENCY_MS`), so that its SLOs break there.
     """
     print(f"\nSubmitting through Airflow's REST API: {text!r}")
     if fault_at:
         namespace = f"intent-{_intent_id(text)}"
-        stack.control(fault_at, "PUT", f"/control/faults/{namespace}", {"latencyMs": INJECTED_LATENCY_MS})
-        print(f"  fault injected at {fault_at}: +{INJECTED_LATENCY_MS} ms per request of {namespace}")
+        fault = fault or {"latencyMs": INJECTED_LATENCY_MS}
+        stack.control(fault_at, "PUT", f"/control/faults/{namespace}", fault)
+        print(f"  fault injected at {fault_at}: {json.dumps(fault)} for {namespace}")
     run_id = api.trigger(DAG_ID, {"intent": text, "slo_profile": "demo"})
     print(f"  DAG run {run_id}")
     submitted = time.perf_counter()
@@ -252,6 +270,11 @@ def _intent_id(text: str) -> str:
     return api.parse(text, load_settings()).id
 
 
+def _sites(text: str) -> list[str]:
+    settings = load_settings()
+    return list(api.to_28312(api.parse(text, settings), settings).sites)
+
+
 def _print_rollout(record: dict) -> None:
     """The rollout record: each wave with its sites, commits, times and verdicts; what was reverted."""
     print(
@@ -275,6 +298,22 @@ def _print_rollout(record: dict) -> None:
                 f"      {site}: {out['state']}, commit {str(out.get('commit'))[:12]}{lag}, "
                 f"SLOs {verdict}{reason}"
             )
+            for step in out.get("scaling") or []:
+                measured = ", ".join(
+                    f"{slo} {m['worst']:.1f} {m['unit']}"
+                    for slo, m in step["measured"].items()
+                    if m.get("worst") is not None
+                )
+                synced = (
+                    f", synced {step['syncedAt'] - step['pushedAt']:.1f} s after its push"
+                    if step.get("syncedAt")
+                    else ", never synced"
+                )
+                print(
+                    f"        scaled {step['replicas']['before']} -> {step['replicas']['after']} replicas "
+                    f"(ceiling {step['replicas']['ceiling']}) for {measured}: commit {step['commit'][:12]}"
+                    f"{synced}"
+                )
     for site, revert in record.get("reverts", {}).items():
         print(f"    reverted {site}: commit {str(revert.get('commit'))[:12]}")
     if record.get("stopped"):
@@ -316,6 +355,20 @@ def run_pipeline(keep: bool, executor: str = "local") -> int:
         api = AirflowAPI(stack.airflow_url, *localstack.ADMIN)
         api.wait_for_dag(DAG_ID)
         healthy = _follow(api, stack, PIPELINE_SAMPLE)
+        (pressured_at,) = _sites(PRESSURED_SAMPLE)
+        pressured = _follow(
+            api,
+            stack,
+            PRESSURED_SAMPLE,
+            fault_at=pressured_at,
+            fault={"offeredLoad": _offered_load(PRESSURED_SAMPLE, pressured_at)},
+        )
+        scaled = [
+            step
+            for wave in (pressured.get("rollout") or {}).get("waves", [])
+            for out in wave["sites"].values()
+            for step in out.get("scaling") or []
+        ]
         canary = load_settings().catalogue.groups["canary"][0]
         breaking = _follow(api, stack, BREAKING_SAMPLE, fault_at=canary)
         untouched = (breaking.get("rollout") or {}).get("untouched", [])
@@ -342,12 +395,14 @@ def run_pipeline(keep: bool, executor: str = "local") -> int:
             "airflow": stack.airflow_url,
             "executor": stack.executor,
             "healthy": healthy,
+            "pressured": pressured,
             "breaking": breaking,
         }
         (DEMO / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
         print(
             f"\nSummary: {(DEMO / 'summary.json').relative_to(PROJECT_ROOT)} (healthy: {healthy['state']}, "
             f"{(healthy.get('fulfilment') or {}).get('state', 'no report')}, "
+            f"under CPU pressure: {pressured['state']} after {len(scaled)} scale step(s), "
             f"breaking: {breaking['state']}, evidence: {breaking.get('evidence')}; "
             f"executor: {stack.executor})"
         )
@@ -361,6 +416,8 @@ def run_pipeline(keep: bool, executor: str = "local") -> int:
         ok = (
             healthy["state"] == "success"
             and (healthy.get("fulfilment") or {}).get("state") == lifecycle.Fulfilment.FULFILLED
+            and pressured["state"] == "success"
+            and len(scaled) == 1
             and breaking["state"] == "failed"
             and breaking.get("evidence")
             and untouched == [s for s in stack.sites if s != canary]

@@ -225,6 +225,7 @@ LONGEST_FIRST = (
     "tests/test_running_stack.py",
     "tests/dags/test_reverify.py",
     "tests/dags/test_rollback.py",
+    "tests/dags/test_scaling.py",
     "tests/plugins/test_airflow_api_hook.py",
 )
 """The files that run pipelines on real stacks, longest first (``--durations``). pytest-xdist hands

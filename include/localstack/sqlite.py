@@ -22,7 +22,8 @@ from pathlib import Path
 CONNECT_ARGS = {"timeout": 60}
 """Seconds a connection waits for another process's write to end before it fails."""
 
-IMPORT_PATH = f"{__name__}.CONNECT_ARGS"
+AIRFLOW_ENV = {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": f"{__name__}.CONNECT_ARGS"}
+"""What every Airflow process of the stack gets: Airflow imports the dict from its path."""
 
 
 def use_wal(database: Path) -> str:

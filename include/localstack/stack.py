@@ -351,11 +351,7 @@ class Stack:
             "EDGE_INTENT_METRICS_TOKEN": self.metrics_token(),
             "PYTHONWARNINGS": "ignore",
             **self.connections_env(),
-            **(
-                self.celery_backends.airflow_env()
-                if self.celery_backends
-                else {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": sqlite.IMPORT_PATH}
-            ),
+            **(self.celery_backends.airflow_env() if self.celery_backends else sqlite.AIRFLOW_ENV),
         }
         if port:
             base = f"http://127.0.0.1:{port}"
