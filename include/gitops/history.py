@@ -11,7 +11,7 @@ from __future__ import annotations
 import git
 from git import GitCommandError
 
-from .messages import INTENT_TRAILER, REVERTS_TRAILER, RUN_TRAILER, reverted_by
+from .messages import CHANGE_TRAILER, INTENT_TRAILER, REVERTS_TRAILER, RUN_TRAILER, SCALE, reverted_by
 
 
 def on_branch(repo: git.Repo, sha: str, rev: str = "HEAD") -> bool:
@@ -84,6 +84,11 @@ def delivery_run(repo: git.Repo, sha: str) -> str | None:
     or several)."""
     runs = repo.commit(sha).trailers_dict.get(RUN_TRAILER) or []
     return runs[0] if len(runs) == 1 else None
+
+
+def is_scale(repo: git.Repo, sha: str) -> bool:
+    """Whether a delivery commit is a scale commit (``Change: scale``)."""
+    return repo.commit(sha).trailers_dict.get(CHANGE_TRAILER) == [SCALE]
 
 
 def last_touching(repo: git.Repo, path: str, rev: str = "HEAD") -> str | None:

@@ -22,6 +22,8 @@ REVERTS = re.compile(r"^(?:Reverts: |This reverts commit )([0-9a-f]{40})\.?\s*$"
 INTENT_TRAILER = "Intent-Id"
 RUN_TRAILER = "Dag-Run-Id"
 REVERTS_TRAILER = "Reverts"
+CHANGE_TRAILER = "Change"
+SCALE = "scale"  # ``Change: scale``: a scale commit, the same package with more replicas
 
 
 def check_intent_id(intent_id: str) -> None:
@@ -108,6 +110,7 @@ def scale_message(intent_id: str, site: str, before: int, after: int, reason: st
     return (
         f"Scale intent {intent_id} at {site}: {before} to {after} replicas\n\n{reason}\n\n"
         f"DAG run: {run}\n\nIntent-Id: {intent_id}\nSite: {site}\nDag-Run-Id: {run}\n"
+        f"{CHANGE_TRAILER}: {SCALE}\n"
     )
 
 

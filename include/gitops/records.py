@@ -76,6 +76,7 @@ class DeployedIntent:
     :param head: the commit of ``main`` that was read.
     :param runs: the DAG run each of ``deliveries`` names in its ``Dag-Run-Id`` trailer (None for a
         commit made without a run).
+    :param scales: whether each of ``deliveries`` is a scale commit (``Change: scale``).
     """
 
     intent_id: str
@@ -83,16 +84,21 @@ class DeployedIntent:
     deliveries: tuple[str, ...]
     head: str
     runs: tuple[str | None, ...] = ()
+    scales: tuple[bool, ...] = ()
 
     @property
     def in_effect(self) -> list[str]:
-        """What a rollback of the delivery in effect reverts, newest first: every commit in effect
-        of the run that made :attr:`commit` (its delivery and the scale commits Verifying added),
-        or :attr:`commit` alone when it names no run."""
-        run = self.runs[0] if self.runs and self.deliveries and self.deliveries[0] == self.commit else None
-        if run is None:
+        """What a rollback of the delivery in effect reverts, newest first: the newest delivery that
+        is not a scale commit, and the scale commits made on it since (by its run's Verifying or by
+        re-verification); :attr:`commit` alone when no delivery commit is in effect."""
+        if not self.deliveries or self.deliveries[0] != self.commit:
             return [self.commit]
-        return [sha for sha, by in zip(self.deliveries, self.runs, strict=False) if by == run]
+        found = []
+        for index, sha in enumerate(self.deliveries):
+            found.append(sha)
+            if not (index < len(self.scales) and self.scales[index]):
+                break
+        return found
 
 
 @dataclass(frozen=True)

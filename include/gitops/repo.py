@@ -160,7 +160,8 @@ class SiteRepo(GitClone):
                 live = history.live(repo, intent_id)
                 commit = live[0] if live else history.last_touching(repo, f"intents/{intent_id}") or head
                 runs = tuple(history.delivery_run(repo, sha) for sha in live)
-                found.append(DeployedIntent(intent_id, commit, tuple(live), head, runs))
+                scales = tuple(history.is_scale(repo, sha) for sha in live)
+                found.append(DeployedIntent(intent_id, commit, tuple(live), head, runs, scales))
             return found
 
     def deliveries_of_run(self, intent_id: str, run_id: str) -> list[str]:

@@ -116,3 +116,59 @@ def test_reverify_rolls_back_the_broken_intent_and_keeps_the_healthy_one(
     assert repo.read(f"intents/{healthy}/deployment.yaml") is not None
     assert repo.read(f"intents/{broken}/deployment.yaml") is None
     assert ready_in_prometheus(stack, f"intent-{healthy}")
+
+
+RELIEVED = "URLLC slice with 40 ms latency at edge1"
+STUCK = "URLLC slice with 45 ms latency at edge1"
+
+
+def test_reverify_scales_cpu_pressure_away_and_rolls_back_what_scaling_cannot_fix_whole(
+    fresh_stack, quick_profile, tmp_path
+):
+    from edge_intent.hooks.site_repo import site_repo
+    from include.slo.definitions import load_config
+
+    stack = fresh_stack
+    settings = load_settings()
+    repo = site_repo("edge1")
+    delivered = {}
+    for text in (RELIEVED, STUCK):
+        tmf = api.parse(text, settings)
+        rendered = api.compile_to_dir(tmf.to_json(), tmp_path / tmf.id, settings)
+        files = {p.name: p.read_text() for p in sorted(rendered.sites["edge1"].iterdir())}
+        delivered[tmf.id] = repo.deliver(tmf.id, files, message=f"deliver {tmf.id}").sha
+    relieved, stuck = list(delivered)
+    deadline = time.time() + 60
+    while not all(ready_in_prometheus(stack, f"intent-{i}") for i in delivered):
+        assert time.time() < deadline, "the workloads never became ready in Prometheus"
+        time.sleep(0.5)
+    # three times the traffic the 3 replicas were sized for (90 % CPU each; a fourth takes them to
+    # 67.5 %), and CPU that no number of replicas lowers
+    stack.control("edge1", "PUT", f"/control/faults/intent-{relieved}", {"offeredLoad": 180})
+    stack.control("edge1", "PUT", f"/control/faults/intent-{stuck}", {"cpu": 0.85})
+    time.sleep(6)  # the rate window sees only the pressure by now
+
+    run = parse("slo_reverify").test(run_conf={"slo_profile": quick_profile})
+    assert run.state == "success"
+    summary = next(t for t in run.get_task_instances() if t.task_id == "summary").xcom_pull(
+        task_ids="summary"
+    )
+    [passed] = summary["passed"]
+    assert passed["intentId"] == relieved and passed["slos"]["edge1"]["cpu_usage"]["status"] == "met"
+    [step] = passed["scaling"]
+    assert step["replicas"]["before"] == 3 and step["replicas"]["after"] == 4
+    message = repo.log("--format=%B", "-1", step["commit"])
+    assert f"Dag-Run-Id: {run.run_id}" in message and "Change: scale" in message
+    assert yaml.safe_load(repo.read(f"intents/{relieved}/deployment.yaml"))["spec"]["replicas"] == 4
+
+    # the stuck intent: scaled up to the policy's attempts, then its delivery and every scale
+    # commit reverted in one commit, and nothing of the relieved intent
+    attempts = load_config().slos["cpu_usage"].scale.attempts
+    [rolled] = summary["rolledBack"]
+    assert rolled["intentId"] == stuck and rolled["result"] == "success"
+    evidence = json.loads(Path(rolled["path"]).read_text())
+    (revert,) = [a for a in evidence["actions"] if a["action"] == "git_revert"]
+    assert len(revert["reverts"]) == attempts + 1 and delivered[stuck] in revert["reverts"]
+    assert repo.read(f"intents/{stuck}/deployment.yaml") is None
+    files = repo.log("--name-only", "--format=", "-1", revert["commit"])
+    assert relieved not in files

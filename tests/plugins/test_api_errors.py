@@ -35,6 +35,15 @@ def test_a_locked_database_is_503_with_retry_after():
     assert "INSERT" not in answer.text  # no SQL, no parameters in the answer
 
 
+def test_a_full_connection_pool_is_503_too():
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    full = PoolTimeout("QueuePool limit of size 5 overflow 10 reached, connection timed out, timeout 30.00")
+    answer = client(full).post("/intent")
+    assert answer.status_code == 503 and answer.headers["Retry-After"] == str(RETRY_AFTER)
+    assert "QueuePool" not in answer.text
+
+
 def test_any_other_database_error_is_still_a_server_error():
     broken = OperationalError("SELECT ...", {}, sqlite3.OperationalError("no such table: dag_run"))
     assert client(broken).post("/intent").status_code == 500

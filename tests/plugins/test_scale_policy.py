@@ -46,9 +46,17 @@ def test_the_sync_time_is_marked_once_per_step():
 
 
 def test_a_rollback_of_the_delivery_in_effect_reverts_its_scale_commits_too():
-    # newest first: two scale commits of run-2 on its delivery, over run-1's older delivery
-    deployed = DeployedIntent("a", "s2", ("s2", "s1", "d2", "d1"), "s2", ("run-2", "run-2", "run-2", "run-1"))
+    # newest first: a scale commit of re-verification and one of run-2's Verifying on run-2's
+    # delivery, over run-1's older delivery
+    deployed = DeployedIntent(
+        "a",
+        "s2",
+        ("s2", "s1", "d2", "d1"),
+        "s2",
+        ("reverify-1", "run-2", "run-2", "run-1"),
+        (True, True, False, False),
+    )
     assert deployed.in_effect == ["s2", "s1", "d2"]
-    assert DeployedIntent("a", "d1", ("d1",), "d1", (None,)).in_effect == ["d1"]
+    assert DeployedIntent("a", "d1", ("d1",), "d1", (None,), (False,)).in_effect == ["d1"]
     # a directory no delivery commit holds (only its last touching commit): that commit alone
     assert DeployedIntent("a", "x", (), "x", ()).in_effect == ["x"]

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 if TYPE_CHECKING:
@@ -122,15 +123,19 @@ def install_error_handlers(app: FastAPI, *, statuses: dict[int, int] | None = No
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, request_error)
     app.add_exception_handler(OperationalError, database_error)
+    app.add_exception_handler(PoolTimeout, database_error)
 
 
 RETRY_AFTER = 1
-BUSY_REASON = "locked by another writer; nothing was done, send the request again"
+BUSY_REASON = "busy with other writers; nothing was done, send the request again"
 
 
 def busy(exc: Exception) -> bool:
-    """Whether ``exc`` is the metadata database refusing a write for now (SQLite locked by another
-    process's write): the request's transaction was rolled back, so it may simply be sent again."""
+    """Whether ``exc`` is the metadata database refusing the request for now: SQLite locked by
+    another process's write, or every connection of the api-server's pool taken (waiting for that
+    lock). The request's transaction was rolled back or never began: it may simply be sent again."""
+    if isinstance(exc, PoolTimeout):
+        return True
     return isinstance(exc, OperationalError) and "database is locked" in str(exc.orig or exc)
 
 

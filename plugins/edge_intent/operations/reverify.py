@@ -128,6 +128,7 @@ def summary(verified: Any, rolled_back: Any, ti: Any) -> dict[str, Any]:
             "result": verdict["result"],
             "trigger": verdict["trigger"],
             "slos": verdict["slos"],
+            "scaling": verdict.get("scaling") or [],  # the scale steps that relieved it, if any
         }
         if verdict["result"] == "pass":
             found["passed"].append(entry)

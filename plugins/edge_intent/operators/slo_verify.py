@@ -46,15 +46,19 @@ def live_since(waits: Any) -> float | None:
 
 
 class SLOWindowOperator(BaseOperator):
-    """An SLO window at some sites: run in the triggerer (deferrable, the default) or in the worker.
+    """An SLO window at some sites: run in the triggerer (deferrable, the default) or in the worker,
+    with Verifying's remedy for a scale-class breach (see :mod:`edge_intent.rollout.scaling`): a scale
+    commit, the wait for its sync, and the window again, every step in the XCom ``scaled``.
 
-    Subclasses say which intent, which targets and when (:meth:`execute`, then :meth:`verify`) and
-    what the verdict becomes (:meth:`conclude`).
+    Subclasses say which intent and which targets (:meth:`window_args`), when the first window
+    starts (:meth:`execute`), and what the verdict becomes (:meth:`finish`).
 
     :param profile: a profile of ``config/slo.yaml`` (``default``: 10 min; ``demo``: 30 s).
     :param prometheus_conn_id: the Prometheus connection.
     :param deferrable: run the window in the triggerer, holding no worker slot (the default);
         ``False`` runs it in the worker, sleeping between evaluations.
+    :param scale: remedy a scale-class breach by scaling the workload up first.
+    :param git_conn_id: the Git server connection (the scale commits).
     """
 
     DEFERRAL_MARGIN = 300.0
@@ -72,16 +76,31 @@ class SLOWindowOperator(BaseOperator):
         profile: str = "default",
         prometheus_conn_id: str = PrometheusHook.default_conn_name,
         deferrable: bool = True,
+        scale: bool = True,
+        git_conn_id: str = SiteRepoHook.default_conn_name,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
         self.profile = profile
         self.prometheus_conn_id = prometheus_conn_id
         self.deferrable = deferrable
+        self.scale = scale
+        self.git_conn_id = git_conn_id
 
     @cached_property
     def hook(self) -> PrometheusHook:
         return PrometheusHook(self.prometheus_conn_id)
+
+    def window_args(self) -> tuple[str, dict[str, dict[str, float]], float]:
+        """The intent's id, its targets (``{site: {targetName: value}}``) and the soak."""
+        raise NotImplementedError
+
+    def start_window(self, context, start: float | None = None) -> Any:
+        """The first window of this try: no scale step yet."""
+        if self.scale and "ti" in context:
+            context["ti"].xcom_push(key=Key.SCALED, value=[])
+        intent_id, targets, soak = self.window_args()
+        return self.verify(context, intent_id, targets, soak=soak, start=start)
 
     def verify(
         self,
@@ -123,90 +142,25 @@ class SLOWindowOperator(BaseOperator):
             raise AirflowException(f"the SLO window could not run: {event.get('message')}")
         return self.conclude(context, event["verdict"])
 
-    def conclude(self, context, verdict: dict[str, Any]) -> Any:
-        """What the task returns for the window's verdict (JSON)."""
-        raise NotImplementedError
-
-
-class SLOVerifyOperator(SLOWindowOperator):
-    """Verifying: the intent's SLOs at every target site of a wave over the profile's window.
-
-    :param targets: the deliver task's result (sites).
-    :param compiled: the compile task's result.
-    :param rollout: the rollout plan: its ``minSuccessTime`` is the soak, seconds the sites stay under
-        verification after the profile's window (a breach while soaking fails them too).
-    :param live: the results of the waits before verification (``{site: {"at": epoch, ...}}`` each):
-        the window starts when the last of them first saw its site done, the change live there, not
-        when this task happens to start (the scheduler's steps in between count in the window).
-    :param fail_on_breach: fail the task when the verdict is not ``pass`` (a wave's site: its failed
-        phase is the red task); the verdict is in the XCom ``verdict`` either way.
-    :param scale: remedy a scale-class breach by scaling the workload up first (see
-        :mod:`edge_intent.rollout.scaling`): commit, wait for the sync, verify again; every step is in
-        the XCom ``scaled`` and in the verdict's ``scaling``.
-    :param git_conn_id: the Git server connection (the scale commits).
-
-    The other parameters are :class:`SLOWindowOperator`'s.
-    """
-
-    template_fields: Sequence[str] = ("targets", "compiled", "profile", "rollout", "live")
-
-    def __init__(
-        self,
-        *,
-        targets: Any,
-        compiled: Any,
-        rollout: Any = None,
-        live: Any = None,
-        fail_on_breach: bool = False,
-        scale: bool = True,
-        git_conn_id: str = SiteRepoHook.default_conn_name,
-        **kwargs,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.targets = targets
-        self.compiled = compiled
-        self.rollout = rollout
-        self.live = live
-        self.fail_on_breach = fail_on_breach
-        self.scale = scale
-        self.git_conn_id = git_conn_id
-
-    @property
-    def soak(self) -> float:
-        return float((self.rollout or {}).get("minSuccessTime") or 0)
-
-    def _intent_targets(self) -> tuple[str, dict[str, dict[str, float]]]:
-        from edge_intent.rollout.verify import site_targets
-        from include.compiler import ts28312
-
-        intent = ts28312.Intent.model_validate(self.compiled["intent"])
-        return intent.id, site_targets(intent, list(self.targets))
-
-    def execute(self, context) -> dict[str, Any]:
-        intent_id, targets = self._intent_targets()
-        if self.scale and "ti" in context:
-            context["ti"].xcom_push(key=Key.SCALED, value=[])  # no scale step in this try yet
-        return self.verify(context, intent_id, targets, soak=self.soak, start=live_since(self.live))
-
     @staticmethod
     def _steps(ti) -> list[dict[str, Any]]:
         """This try's scale steps so far (the XCom ``scaled``, kept across deferrals)."""
         found = ti.xcom_pull(task_ids=ti.task_id, map_indexes=ti.map_index, key=Key.SCALED)
         return list(found) if isinstance(found, list) else []
 
-    def conclude(self, context, verdict: dict[str, Any]) -> dict[str, Any]:
+    def conclude(self, context, verdict: dict[str, Any]) -> Any:
+        """A window's verdict: a scale step when it remedies the breach, else :meth:`finish`."""
         from edge_intent.rollout import scaling
 
         ti = context["ti"]
-        steps = self._steps(ti)
-        verdict = {**verdict, "sites": sorted(self.targets), "soak": self.soak, "scaling": steps}
-        ti.xcom_push(key=Key.VERDICT, value=verdict)  # the breach stands if the task ends here
+        steps = self._steps(ti) if self.scale else []
+        verdict = self.record(context, {**verdict, "scaling": steps})
         if verdict["result"] != "pass" and self.scale:
             attempt = len({step["attempt"] for step in steps}) + 1
             policy = scaling.policy_for(verdict, attempt - 1)
             if policy is not None:
                 new = scaling.scale_sites(
-                    self._intent_targets()[0],
+                    self.window_args()[0],
                     verdict,
                     policy,
                     attempt=attempt,
@@ -217,14 +171,15 @@ class SLOVerifyOperator(SLOWindowOperator):
                 )
                 if new:
                     return self._await_scale(context, new)
-        if self.fail_on_breach and verdict["result"] != "pass":
-            why = verdict["trigger"] or verdict["result"]
-            raise SLOBreached(
-                f"SLOs not met at {', '.join(sorted(self.targets))}: {why}"
-                + "".join(f"; {b['slo']} at {b['site']}" for b in verdict.get("breaches") or [])
-                + (f"; after {len(steps)} scale step(s)" if steps else "")
-            )
+        return self.finish(context, verdict)
+
+    def record(self, context, verdict: dict[str, Any]) -> dict[str, Any]:
+        """Keep the verdict before a scale step (the breach stands if the task ends there)."""
         return verdict
+
+    def finish(self, context, verdict: dict[str, Any]) -> Any:
+        """What the task returns for the window's verdict (JSON)."""
+        raise NotImplementedError
 
     def _await_scale(self, context, new: list[dict[str, Any]]) -> Any:
         """Wait for the scale commits to sync (deferred, or here), then :meth:`scale_synced`."""
@@ -266,17 +221,85 @@ class SLOVerifyOperator(SLOWindowOperator):
         synced = max(step["syncedAt"] for step in steps if "syncedAt" in step)
         profiles = load_config().profiles
         rate = profiles[self.profile].rate_seconds if self.profile in profiles else 0.0
-        intent_id, targets = self._intent_targets()
-        return self.verify(context, intent_id, targets, soak=self.soak, start=synced + rate)
+        intent_id, targets, soak = self.window_args()
+        return self.verify(context, intent_id, targets, soak=soak, start=synced + rate)
+
+
+class SLOVerifyOperator(SLOWindowOperator):
+    """Verifying: the intent's SLOs at every target site of a wave over the profile's window.
+
+    :param targets: the deliver task's result (sites).
+    :param compiled: the compile task's result.
+    :param rollout: the rollout plan: its ``minSuccessTime`` is the soak, seconds the sites stay under
+        verification after the profile's window (a breach while soaking fails them too).
+    :param live: the results of the waits before verification (``{site: {"at": epoch, ...}}`` each):
+        the window starts when the last of them first saw its site done, the change live there, not
+        when this task happens to start (the scheduler's steps in between count in the window).
+    :param fail_on_breach: fail the task when the verdict is not ``pass`` (a wave's site: its failed
+        phase is the red task); the verdict is in the XCom ``verdict`` either way.
+
+    The other parameters are :class:`SLOWindowOperator`'s.
+    """
+
+    template_fields: Sequence[str] = ("targets", "compiled", "profile", "rollout", "live")
+
+    def __init__(
+        self,
+        *,
+        targets: Any,
+        compiled: Any,
+        rollout: Any = None,
+        live: Any = None,
+        fail_on_breach: bool = False,
+        **kwargs,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.targets = targets
+        self.compiled = compiled
+        self.rollout = rollout
+        self.live = live
+        self.fail_on_breach = fail_on_breach
+
+    @property
+    def soak(self) -> float:
+        return float((self.rollout or {}).get("minSuccessTime") or 0)
+
+    def window_args(self) -> tuple[str, dict[str, dict[str, float]], float]:
+        from edge_intent.rollout.verify import site_targets
+        from include.compiler import ts28312
+
+        intent = ts28312.Intent.model_validate(self.compiled["intent"])
+        return intent.id, site_targets(intent, list(self.targets)), self.soak
+
+    def execute(self, context) -> dict[str, Any]:
+        return self.start_window(context, start=live_since(self.live))
+
+    def record(self, context, verdict: dict[str, Any]) -> dict[str, Any]:
+        verdict = {**verdict, "sites": sorted(self.targets), "soak": self.soak}
+        context["ti"].xcom_push(key=Key.VERDICT, value=verdict)
+        return verdict
+
+    def finish(self, context, verdict: dict[str, Any]) -> dict[str, Any]:
+        if self.fail_on_breach and verdict["result"] != "pass":
+            why = verdict["trigger"] or verdict["result"]
+            steps = verdict.get("scaling") or []
+            raise SLOBreached(
+                f"SLOs not met at {', '.join(sorted(self.targets))}: {why}"
+                + "".join(f"; {b['slo']} at {b['site']}" for b in verdict.get("breaches") or [])
+                + (f"; after {len(steps)} scale step(s)" if steps else "")
+            )
+        return verdict
 
 
 class DeployedIntentVerifyOperator(SLOWindowOperator):
-    """Re-verification: an intent deployed on the sites, its SLOs over the profile's window from now.
+    """Re-verification: an intent deployed on the sites, its SLOs over the profile's window from now;
+    a scale-class breach is scaled first, as in Verifying (the scale commits name this run).
 
     :param intent: as :func:`edge_intent.operations.reverify.discover` found it (``intentId``, and
-        ``sites``: ``{site: {"targets": ..., ...}}``).
+        ``sites``: ``{site: {"targets": ..., "commits": ...}}``).
 
-    The other parameters are :class:`SLOWindowOperator`'s. Returns ``{"intentId", "sites", "verdict"}``.
+    The other parameters are :class:`SLOWindowOperator`'s. Returns ``{"intentId", "sites", "verdict"}``,
+    each site's ``commits`` (what a rollback reverts) with this run's scale commits first.
     """
 
     template_fields: Sequence[str] = ("intent", "profile")
@@ -285,14 +308,19 @@ class DeployedIntentVerifyOperator(SLOWindowOperator):
         super().__init__(**kwargs)
         self.intent = intent
 
-    def execute(self, context) -> dict[str, Any]:
+    def window_args(self) -> tuple[str, dict[str, dict[str, float]], float]:
         from edge_intent.operations.reverify import checked_targets
 
         intent_id, targets = checked_targets(self.intent)
-        return self.verify(context, intent_id, targets)
+        return intent_id, targets, 0.0
 
-    def conclude(self, context, verdict: dict[str, Any]) -> dict[str, Any]:
-        from edge_intent.operations.reverify import checked_targets
+    def execute(self, context) -> dict[str, Any]:
+        return self.start_window(context)
 
-        intent_id, _ = checked_targets(self.intent)
-        return {"intentId": intent_id, "sites": self.intent["sites"], "verdict": verdict}
+    def finish(self, context, verdict: dict[str, Any]) -> dict[str, Any]:
+        sites = {site: dict(on) for site, on in self.intent["sites"].items()}
+        for step in verdict.get("scaling") or []:
+            on = sites.get(step["site"])
+            if on is not None:
+                on["commits"] = [step["commit"], *(on.get("commits") or [on["sha"]])]
+        return {"intentId": self.window_args()[0], "sites": sites, "verdict": verdict}
