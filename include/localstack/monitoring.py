@@ -36,11 +36,84 @@ def token(root: Path, name: str) -> str:
 
 def scrape_targets(root: Path, targets: list[str]) -> None:
     """Point Prometheus' ``edge-intent`` job at ``targets`` (file_sd; Prometheus sees the change)."""
-    path = root / "prometheus-targets" / "edge-intent.json"
+    _targets_file(root, "edge-intent", targets)
+
+
+def _targets_file(root: Path, name: str, targets: list[str]) -> None:
+    path = root / "prometheus-targets" / f"{name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     staged = path.with_suffix(".tmp")
     staged.write_text(json.dumps([{"targets": targets, "labels": {}}] if targets else []))
     staged.replace(path)
+
+
+def start_alertmanager(stack: Any, webhook_url: str, *, timeout: float = 30) -> str:
+    """The real Alertmanager (Debian's ``prometheus-alertmanager``) on a free loopback port, its
+    clustering off, sending every alert Prometheus fires to ``webhook_url`` with the bearer token
+    ``secrets/alert-token``; Prometheus is pointed at it. Its URL."""
+    from include.localstack.processes import free_port
+
+    binary = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
+    if binary is None:
+        raise RuntimeError(
+            "Alertmanager is not installed: apt-get install --no-install-recommends prometheus-alertmanager"
+        )
+    token(stack.root, "alert-token")
+    config = stack.root / "alertmanager.yml"
+    config.write_text(
+        json.dumps(
+            {
+                "route": {
+                    "receiver": "edge-intent",
+                    "group_by": ["alertname", "namespace", "site"],
+                    "group_wait": "1s",
+                    "group_interval": "5s",
+                    "repeat_interval": "1h",
+                },
+                "receivers": [
+                    {
+                        "name": "edge-intent",
+                        "webhook_configs": [
+                            {
+                                "url": webhook_url,
+                                "send_resolved": True,
+                                "http_config": {
+                                    "authorization": {
+                                        "credentials_file": str(stack.root / "secrets" / "alert-token")
+                                    }
+                                },
+                            }
+                        ],
+                    }
+                ],
+            },
+            indent=2,
+        )
+    )
+    port = free_port()
+    service = stack._spawn(
+        "alertmanager",
+        [
+            binary,
+            f"--config.file={config}",
+            f"--storage.path={stack.root / 'alertmanager-data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--cluster.listen-address=",  # no gossip port: one Alertmanager, loopback only
+            "--log.level=warn",
+        ],
+    )
+    service.url = url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if service.process.poll() is not None:
+            raise RuntimeError(f"Alertmanager exited; see {service.log}")
+        try:
+            with urllib.request.urlopen(f"{url}/-/ready", timeout=2):
+                _targets_file(stack.root, "alertmanager", [f"127.0.0.1:{port}"])
+                return url
+        except OSError:
+            time.sleep(0.25)
+    raise TimeoutError(f"Alertmanager was not ready within {timeout:g} s; see {service.log}")
 
 
 def start_prometheus(stack: Any, *, scrape_interval: str = "1s", timeout: float = 60) -> str:
@@ -79,6 +152,7 @@ def start_prometheus(stack: Any, *, scrape_interval: str = "1s", timeout: float 
         }
     )
     token(stack.root, "metrics-token")
+    _targets_file(stack.root, "alertmanager", [])  # start_alertmanager fills it in
     config = stack.root / "prometheus.yml"
     config.write_text(
         json.dumps(
@@ -86,6 +160,18 @@ def start_prometheus(stack: Any, *, scrape_interval: str = "1s", timeout: float 
                 "global": {"scrape_interval": scrape_interval, "evaluation_interval": scrape_interval},
                 "rule_files": [str(ALERT_RULES)],
                 "scrape_configs": jobs,
+                "alerting": {
+                    "alertmanagers": [
+                        {
+                            "file_sd_configs": [
+                                {
+                                    "files": [str(stack.root / "prometheus-targets" / "alertmanager.json")],
+                                    "refresh_interval": "2s",
+                                }
+                            ]
+                        }
+                    ]
+                },
             },
             indent=2,
         )
