@@ -255,6 +255,7 @@ class Stack:
             # compete with what a test or a benchmark measures.
             "EDGE_INTENT_REVERIFY_SCHEDULE": os.environ.get("EDGE_INTENT_REVERIFY_SCHEDULE", "none"),
             "EDGE_INTENT_METRICS_TOKEN": self.metrics_token(),
+            "EDGE_INTENT_ALERT_TOKEN": monitoring.token(self.root, "alert-token"),
             "PYTHONWARNINGS": "ignore",
             **self.connections_env(),
             **(self.celery_backends.airflow_env() if self.celery_backends else sqlite.AIRFLOW_ENV),
@@ -399,6 +400,8 @@ def start(
             stack.celery_backends = celery.start_backends(stack)
         if airflow:
             stack.start_airflow(extra_env=airflow_env)
+            # Prometheus' alerts reach the intent API's webhook through the real Alertmanager
+            monitoring.start_alertmanager(stack, f"{stack.airflow_url}/api/intent/alerts")
     except BaseException:
         stack.stop()
         raise
