@@ -96,3 +96,12 @@ def test_a_body_that_is_not_alertmanagers_is_422_naming_the_field(client, tmp_pa
 def test_a_huge_body_is_413(client, tmp_path):
     assert post(client, b"[" + b" " * (1 << 20) + b"]").status_code == 413
     assert not list(tmp_path.iterdir())
+
+
+def test_no_intent_may_be_called_alerts():
+    """``/api/intent/alerts`` is the webhook: an intent of that id could never be read back."""
+    from include.compiler.errors import IntentValidationError
+    from include.compiler.tmf921 import load_intent
+
+    with pytest.raises(IntentValidationError, match="'alerts' is reserved"):
+        load_intent({"id": "alerts", "@type": "Intent", "name": "x"})
