@@ -45,7 +45,7 @@ def refuse():
 dagbag.create_dag_bag = refuse
 from edge_intent.api import FASTAPI_APPS, ROOT_MIDDLEWARES
 from edge_intent.api import runs
-assert len(FASTAPI_APPS) == 2 and ROOT_MIDDLEWARES
+assert len(FASTAPI_APPS) == 3 and ROOT_MIDDLEWARES
 assert runs.dag_bag.cache_info().currsize == 0
 print("imported")
 """

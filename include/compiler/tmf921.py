@@ -32,6 +32,7 @@ from .tio import from_graph, intent_iri, parse_jsonld, parse_turtle, to_turtle
 
 BASE_PATH = "/tmf-api/intentManagement/v5"
 INTENT_ID = re.compile(r"^[a-z0-9]([-a-z0-9]{0,48}[a-z0-9])?$")
+RESERVED_IDS = {"alerts": "/api/intent/alerts is Alertmanager's webhook, not an intent"}
 """Intent ids are DNS-1123 labels of at most 50 characters: every Kubernetes name is derived from
 them, and they name directories and Git paths, so nothing else may pass."""
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -114,6 +115,8 @@ class Intent(_TmfModel):
                 "must be a DNS-1123 label of 1 to 50 characters (lowercase letters, digits, '-', "
                 "starting and ending with a letter or digit)"
             )
+        if value in RESERVED_IDS:
+            raise ValueError(f"{value!r} is reserved: {RESERVED_IDS[value]}")
         return value
 
     @field_validator("name", "description")

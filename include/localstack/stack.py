@@ -13,7 +13,6 @@ import contextlib
 import json
 import os
 import secrets
-import shutil
 import signal
 import subprocess
 import sys
@@ -25,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from include.compiler.config import PROJECT_ROOT, load_settings
-from include.localstack import celery, sqlite
+from include.localstack import celery, monitoring, sqlite
 from include.localstack.processes import (
     Service,
     free_port,
@@ -40,8 +39,7 @@ from include.localstack.processes import stop_pids as stop_pids
 PYTHON = sys.executable
 AIRFLOW = str(Path(sys.executable).parent / "airflow")
 ADMIN = ("admin", "admin")
-ALERT_RULES = PROJECT_ROOT / "monitoring" / "prometheus" / "alerts.yml"
-METRICS_PATH = "/edge-intent/metrics"  # the pipeline's metrics, served by Airflow's api-server
+METRICS_PATH = monitoring.METRICS_PATH
 OPERATOR = ("operator", "operator")
 """Role ``op``: may trigger DAGs and use the intent API."""
 VIEWER = ("viewer", "viewer")
@@ -164,100 +162,8 @@ class Stack:
         return service.url
 
     def metrics_token(self) -> str:
-        """The bearer token of the pipeline's metrics endpoint (``EDGE_INTENT_METRICS_TOKEN``), in a
-        file only the owner reads: Prometheus reads it from there (``credentials_file``)."""
-        path = self.root / "secrets" / "metrics-token"
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as handle:
-                handle.write(secrets.token_urlsafe(24))
-        return path.read_text()
-
-    def _scrape_targets(self, targets: list[str]) -> None:
-        """Point Prometheus' ``edge-intent`` job at ``targets`` (file_sd; Prometheus sees the change)."""
-        path = self.root / "prometheus-targets" / "edge-intent.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        staged = path.with_suffix(".tmp")
-        staged.write_text(json.dumps([{"targets": targets, "labels": {}}] if targets else []))
-        staged.replace(path)
-
-    def start_prometheus(self, *, scrape_interval: str = "1s", timeout: float = 60) -> str:
-        """The real Prometheus server, scraping every simulated site, on a free loopback port; it also
-        scrapes the pipeline's metrics from Airflow's api-server once Airflow runs, and evaluates the
-        alerting rules of ``monitoring/prometheus/alerts.yml``."""
-        binary = shutil.which("prometheus")
-        if binary is None:
-            raise RuntimeError(
-                "Prometheus is not installed: apt-get install --no-install-recommends prometheus"
-            )
-        jobs = [
-            {
-                "job_name": f"edgesim-{site}",
-                "honor_labels": True,
-                "scrape_interval": scrape_interval,
-                "static_configs": [
-                    {"targets": [self.site_url(site).removeprefix("http://")], "labels": {"site": site}}
-                ],
-            }
-            for site in self.sites
-        ]
-        self._scrape_targets([])  # Airflow starts later: start_airflow fills the target in
-        jobs.append(
-            {
-                "job_name": "edge-intent",
-                "scrape_interval": "2s",
-                "metrics_path": METRICS_PATH,
-                "authorization": {"credentials_file": str(self.root / "secrets" / "metrics-token")},
-                "file_sd_configs": [
-                    {
-                        "files": [str(self.root / "prometheus-targets" / "edge-intent.json")],
-                        "refresh_interval": "2s",
-                    }
-                ],
-            }
-        )
-        self.metrics_token()
-        config = self.root / "prometheus.yml"
-        config.write_text(
-            json.dumps(
-                {
-                    "global": {"scrape_interval": scrape_interval, "evaluation_interval": scrape_interval},
-                    "rule_files": [str(ALERT_RULES)],
-                    "scrape_configs": jobs,
-                },
-                indent=2,
-            )
-        )
-        port = free_port()
-        service = self._spawn(
-            "prometheus",
-            [
-                binary,
-                f"--config.file={config}",
-                f"--storage.tsdb.path={self.root / 'prometheus-data'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-                "--storage.tsdb.retention.time=1d",
-                "--log.level=warn",
-            ],
-        )
-        service.url = self.prometheus_url = f"http://127.0.0.1:{port}"
-        deadline = time.time() + timeout
-        query = urllib.parse.urlencode({"query": "sum(up)"})
-        while time.time() < deadline:
-            if service.process.poll() is not None:
-                raise RuntimeError(f"Prometheus exited; see {service.log}")
-            try:
-                with urllib.request.urlopen(
-                    f"{self.prometheus_url}/api/v1/query?{query}", timeout=2
-                ) as reply:
-                    result = json.load(reply)["data"]["result"]
-                if result and float(result[0]["value"][1]) == len(self.sites):
-                    return self.prometheus_url
-            except OSError:
-                pass
-            time.sleep(0.25)
-        raise TimeoutError(f"Prometheus did not scrape every site within {timeout:g} s; see {service.log}")
+        """The bearer token of the pipeline's metrics endpoint (see :func:`monitoring.token`)."""
+        return monitoring.token(self.root, "metrics-token")
 
     def delivery_commits(self, site: str, intent_id: str) -> list[str]:
         """The delivery commits of ``intent_id`` on the site's ``main``, newest first (read from the
@@ -349,6 +255,7 @@ class Stack:
             # compete with what a test or a benchmark measures.
             "EDGE_INTENT_REVERIFY_SCHEDULE": os.environ.get("EDGE_INTENT_REVERIFY_SCHEDULE", "none"),
             "EDGE_INTENT_METRICS_TOKEN": self.metrics_token(),
+            "EDGE_INTENT_ALERT_TOKEN": monitoring.token(self.root, "alert-token"),
             "PYTHONWARNINGS": "ignore",
             **self.connections_env(),
             **(self.celery_backends.airflow_env() if self.celery_backends else sqlite.AIRFLOW_ENV),
@@ -410,7 +317,7 @@ class Stack:
                     if self.celery_backends:
                         celery.wait_for_workers(self, self.celery_backends.broker_url, deadline - time.time())
                     if self.prometheus_url:
-                        self._scrape_targets([f"127.0.0.1:{port}"])
+                        monitoring.scrape_targets(self.root, [f"127.0.0.1:{port}"])
                     return self.airflow_url
             except OSError:
                 pass
@@ -488,11 +395,13 @@ def start(
         for site in stack.sites:
             stack.start_site(site, period=period)
         if prometheus or airflow:
-            stack.start_prometheus()
+            monitoring.start_prometheus(stack)
         if airflow and executor == "celery":
             stack.celery_backends = celery.start_backends(stack)
         if airflow:
             stack.start_airflow(extra_env=airflow_env)
+            # Prometheus' alerts reach the intent API's webhook through the real Alertmanager
+            monitoring.start_alertmanager(stack, f"{stack.airflow_url}/api/intent/alerts")
     except BaseException:
         stack.stop()
         raise

@@ -27,11 +27,14 @@ __all__ = ["FASTAPI_APPS", "ROOT_MIDDLEWARES"]
 def __getattr__(name: str) -> Any:
     """``FASTAPI_APPS`` and ``ROOT_MIDDLEWARES``, built on first use (PEP 562)."""
     if name == "FASTAPI_APPS":
+        from edge_intent.api import alerts
         from edge_intent.api.routes import PREFIX, intent_app
         from edge_intent.api.tmf import tmf_app
         from include.compiler.tmf921 import BASE_PATH
 
         value: Any = [
+            # before the intent API: its routes need an Airflow login, Alertmanager has a token
+            {"app": alerts.alerts_app, "url_prefix": alerts.PREFIX, "name": "edge-intent alerts webhook"},
             {"app": intent_app, "url_prefix": PREFIX, "name": "edge-intent intent API"},
             {"app": tmf_app, "url_prefix": BASE_PATH, "name": "edge-intent TMF921 v5"},
         ]

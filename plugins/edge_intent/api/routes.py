@@ -201,6 +201,9 @@ def status(intent_id: str, found: list[records.RunRecord], *, base: str) -> dict
             "result": evidence.get("result"),
             "trigger": evidence.get("trigger"),
         }
+    alerts = _alerts(intent_id)
+    if alerts:  # what Alertmanager delivered about it (POST /api/intent/alerts), firing first
+        body["alerts"] = alerts
     reported = latest.xcom(lifecycle.REPORT)
     if reported:
         body["intentReport"] = {"href": f"{base}/{intent_id}/report", "runId": latest.run_id}
@@ -222,15 +225,25 @@ def status(intent_id: str, found: list[records.RunRecord], *, base: str) -> dict
     return body
 
 
+def _alerts(intent_id: str) -> list[dict[str, Any]]:
+    from edge_intent.rollout.evidence import evidence_dir
+    from include.evidence.alerts import of_intent
+
+    return of_intent(evidence_dir(), intent_id)
+
+
 # -- mounting -------------------------------------------------------------------------------------
 
 
 class TrailingSlash:
-    """Root middleware: ``POST /api/intent`` reaches the app mounted at ``/api/intent`` (a mount only
-    matches ``/api/intent/...``, and the UI's catch-all route would answer 405).
+    """Root middleware: ``POST /api/intent`` reaches the app mounted at ``/api/intent``, and
+    ``POST /api/intent/alerts`` the webhook's (a mount only matches the paths under it: the intent
+    API's own routes, or the UI's catch-all, would answer 405).
 
     :param app: the ASGI app it wraps.
     """
+
+    MOUNTS = (PREFIX, f"{PREFIX}/alerts")
 
     def __init__(self, app: Callable[..., Awaitable[None]]) -> None:
         self.app = app
@@ -238,7 +251,7 @@ class TrailingSlash:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope.get("type") == "http":
             root = str(scope.get("root_path", "")).rstrip("/")
-            if scope.get("path") in (PREFIX, f"{root}{PREFIX}"):
+            if scope.get("path") in (*self.MOUNTS, *(f"{root}{m}" for m in self.MOUNTS)):
                 scope = {**scope, "path": scope["path"] + "/", "raw_path": (scope["path"] + "/").encode()}
         await self.app(scope, receive, send)
 

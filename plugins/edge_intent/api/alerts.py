@@ -1,0 +1,73 @@
+"""``POST /api/intent/alerts``: Alertmanager's webhook (payload version 4).
+
+Alertmanager cannot log in to Airflow, so this route has a token of its own: the bearer token in
+``EDGE_INTENT_ALERT_TOKEN`` (Alertmanager reads it from a file: ``credentials_file``). Without the
+variable the route refuses everything (403): it writes. Each alert about an intent (its
+``namespace`` label) is kept with the intent (:mod:`include.evidence.alerts`); ``200`` says how many
+were kept and dropped. A body over 1 MiB is 413, one that is not Alertmanager's is 422, naming the
+field. The app is mounted before the intent API's, whose routes need an Airflow login.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import os
+
+from fastapi import FastAPI, Request
+from pydantic import ValidationError
+
+from edge_intent.api.errors import ApiError, install_error_handlers, pydantic_error
+
+log = logging.getLogger(__name__)
+
+TOKEN_ENV = "EDGE_INTENT_ALERT_TOKEN"  # noqa: S105 (the variable that holds it, not a token)
+MAX_BODY = 1 << 20
+PREFIX = "/api/intent/alerts"
+
+alerts_app = FastAPI(title="edge-intent: Alertmanager webhook", docs_url=None, redoc_url=None)
+install_error_handlers(alerts_app)
+
+
+def _authorize(authorization: str | None) -> None:
+    expected = os.environ.get(TOKEN_ENV)
+    if not expected:
+        raise ApiError.field(403, "forbidden", "Authorization", f"no alert token is configured ({TOKEN_ENV})")
+    scheme, _, given = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected.encode()):
+        raise ApiError(
+            401,
+            "unauthorized",
+            [{"field": "Authorization", "reason": "a valid bearer token is required"}],
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+@alerts_app.post("/")
+async def receive(request: Request) -> dict[str, int]:
+    """Keep the alerts of one Alertmanager notification."""
+    from edge_intent.rollout.evidence import evidence_dir
+    from include.evidence.alerts import Payload, record
+
+    _authorize(request.headers.get("Authorization"))
+    body = await request.body()
+    if len(body) > MAX_BODY:
+        raise ApiError.field(413, "payload too large", "body", f"is over {MAX_BODY} bytes")
+    try:
+        payload = Payload.model_validate(json.loads(body))
+    except ValueError as exc:
+        errors = (
+            [pydantic_error(e) for e in exc.errors()]
+            if isinstance(exc, ValidationError)
+            else [{"field": "body", "reason": "is not JSON"}]
+        )
+        raise ApiError(422, "not an Alertmanager notification", errors) from None
+    counts = record(evidence_dir(), payload)
+    log.warning(
+        "Alertmanager: %s, %d alert(s) kept with their intents, %d about no intent",
+        payload.status,
+        counts["kept"],
+        counts["dropped"],
+    )
+    return counts
