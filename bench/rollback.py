@@ -16,20 +16,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
-import tempfile
-import time
 from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import update_section  # noqa: E402
+from common import follow_with_fault, median_of_runs, step_table, update_section  # noqa: E402
 
 from include import lifecycle  # noqa: E402
 from include.lifecycle import Dag  # noqa: E402
-from include.localstack import stack as localstack  # noqa: E402
 from include.localstack.airflow_api import AirflowAPI  # noqa: E402
 from include.slo.definitions import load_config  # noqa: E402
 
@@ -44,29 +40,19 @@ def _epoch(iso: str) -> float:
 
 def one(api: AirflowAPI, stack, index: int) -> dict:
     text = f"eMBB slice with 50 ms latency and 300 Mbps downlink for {100 + index} devices at edge2"
-    run_id = api.trigger(DAG, {"intent": text, "slo_profile": "demo"})
-    marks: dict[str, float] = {}
-
-    def on_change(ti):
-        wave = lifecycle.wave_of(ti["task_id"])
-        if wave == (1, lifecycle.WAIT_FOR_O2IMS) and ti["state"] == "success" and "onset" not in marks:
-            namespace = f"intent-{api.xcom(DAG, run_id, lifecycle.RENDER)['intentId']}"
-            stack.control("edge2", "PUT", f"/control/faults/{namespace}", {"latencyMs": 200})
-            marks["onset"] = time.time()
-
-    run = api.follow(DAG, run_id, timeout=600, interval=0.2, on_change=on_change)
+    run, run_id, onset = follow_with_fault(api, stack, text, "edge2", {"latencyMs": 200})
     evidence = json.loads(Path(api.xcom(DAG, run_id, lifecycle.ROLLBACK_EVIDENCE)["path"]).read_text())
-    if run["state"] != "failed" or evidence["result"] != "success" or "onset" not in marks:
+    if run["state"] != "failed" or evidence["result"] != "success" or onset is None:
         raise SystemExit(f"run {run_id} did not roll back cleanly: {run['state']}, {evidence['result']}")
     breach = evidence["breaches"][0]
     pushed = _epoch(next(a for a in evidence["actions"] if a["action"] == "git_revert")["timestamp"])
     restored = _epoch(next(a for a in evidence["actions"] if a["action"] == "sync_complete")["timestamp"])
     return {
-        "certain": breach["firstFailure"] - marks["onset"],
+        "certain": breach["firstFailure"] - onset,
         "detect": breach["detectedAt"] - breach["firstFailure"],
         "revert": pushed - breach["detectedAt"],
         "restore": restored - pushed,
-        "total": restored - marks["onset"],
+        "total": restored - onset,
     }
 
 
@@ -76,15 +62,7 @@ def main() -> int:
     parser.add_argument("--update", action="store_true", help="write the results into BENCHMARKS.md")
     args = parser.parse_args()
     profile = load_config().profiles["demo"]
-    with tempfile.TemporaryDirectory(prefix="bench-rollback-") as root:
-        stack = localstack.start(Path(root), airflow=True, period=SYNC_PERIOD_S)
-        try:
-            api = AirflowAPI(stack.airflow_url, *localstack.ADMIN)
-            api.wait_for_dag(DAG)
-            runs = [one(api, stack, index) for index in range(args.runs)]
-        finally:
-            stack.stop()
-    median = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
+    median, count = median_of_runs("rollback", args.runs, one, period=SYNC_PERIOD_S)
     flagger = FLAGGER_INTERVAL_S * FLAGGER_THRESHOLD
     rows = [
         ("breach onset → breach certain (first failing evaluation)", median["certain"]),
@@ -93,13 +71,11 @@ def main() -> int:
         ("revert pushed → restore synced", median["restore"]),
         ("**breach onset → restored**", median["total"]),
     ]
-    table = "\n".join(
-        ["| step | median (s) |", "|---|---:|", *(f"| {name} | {value:.1f} |" for name, value in rows)]
-    )
+    table = step_table(rows)
     detect_ok = median["detect"] <= 2 * profile.interval
     total_ok = median["total"] < 30 + SYNC_PERIOD_S
     notes = [
-        f"{len(runs)} runs; demo profile: evaluation every {profile.interval:g} s over a "
+        f"{count} runs; demo profile: evaluation every {profile.interval:g} s over a "
         f"{profile.rateWindow} rate window, {profile.consecutiveLimit} consecutive failures; "
         f"sites pull every {SYNC_PERIOD_S:g} s.",
         f"Detection {'meets' if detect_ok else 'MISSES'} the floor of two evaluation intervals "

@@ -17,19 +17,15 @@ to show the load rising, and to hold only the scaled workload.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import update_section  # noqa: E402
+from common import follow_with_fault, median_of_runs, step_table, update_section  # noqa: E402
 
 from include import demo, lifecycle  # noqa: E402
 from include.lifecycle import Dag, Key  # noqa: E402
-from include.localstack import stack as localstack  # noqa: E402
 from include.localstack.airflow_api import AirflowAPI  # noqa: E402
 from include.slo.definitions import load_config  # noqa: E402
 
@@ -40,22 +36,12 @@ SYNC_PERIOD_S = 1.0
 
 def one(api: AirflowAPI, stack, index: int) -> dict:
     text = f"URLLC slice with {30 + index} ms latency for industrial robots at {SITE}"
-    offered = demo._offered_load(text, SITE)
-    run_id = api.trigger(DAG, {"intent": text, "slo_profile": "demo"})
-    marks: dict[str, float] = {}
-
-    def on_change(ti):
-        wave = lifecycle.wave_of(ti["task_id"])
-        if wave == (1, lifecycle.WAIT_FOR_O2IMS) and ti["state"] == "success" and "onset" not in marks:
-            namespace = f"intent-{api.xcom(DAG, run_id, lifecycle.RENDER)['intentId']}"
-            stack.control(SITE, "PUT", f"/control/faults/{namespace}", {"offeredLoad": offered})
-            marks["onset"] = time.time()
-
-    run = api.follow(DAG, run_id, timeout=600, interval=0.2, on_change=on_change)
+    offered = demo.offered_load(text, SITE)
+    run, run_id, onset = follow_with_fault(api, stack, text, SITE, {"offeredLoad": offered})
     verify = lifecycle.wave_task(1, lifecycle.VERIFY_SLOS)
     verdict = api.xcom(DAG, run_id, verify, key=Key.VERDICT, map_index=0)
     steps = verdict.get("scaling") or []
-    if run["state"] != "success" or verdict["result"] != "pass" or len(steps) != 1 or "onset" not in marks:
+    if run["state"] != "success" or verdict["result"] != "pass" or len(steps) != 1 or onset is None:
         raise SystemExit(f"run {run_id} was not relieved by one scale step: {run['state']}, {steps}")
     (step,) = steps
     cleared = min(
@@ -64,12 +50,12 @@ def one(api: AirflowAPI, stack, index: int) -> dict:
         if e["slo"] == "cpu_usage" and e["met"] and e["time"] >= step["syncedAt"]
     )
     return {
-        "detect": step["breachDetectedAt"] - marks["onset"],
+        "detect": step["breachDetectedAt"] - onset,
         "push": step["pushedAt"] - step["breachDetectedAt"],
         "sync": step["syncedAt"] - step["pushedAt"],
         "clear": cleared - step["syncedAt"],
         "reaction": step["syncedAt"] - step["breachDetectedAt"],
-        "total": cleared - marks["onset"],
+        "total": cleared - onset,
     }
 
 
@@ -79,15 +65,7 @@ def main() -> int:
     parser.add_argument("--update", action="store_true", help="write the results into BENCHMARKS.md")
     args = parser.parse_args()
     profile = load_config().profiles["demo"]
-    with tempfile.TemporaryDirectory(prefix="bench-scale-") as root:
-        stack = localstack.start(Path(root), airflow=True, period=SYNC_PERIOD_S)
-        try:
-            api = AirflowAPI(stack.airflow_url, *localstack.ADMIN)
-            api.wait_for_dag(DAG)
-            runs = [one(api, stack, index) for index in range(args.runs)]
-        finally:
-            stack.stop()
-    median = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
+    median, count = median_of_runs("scale", args.runs, one, period=SYNC_PERIOD_S)
     floor = 2 * profile.interval + SYNC_PERIOD_S
     rows = [
         ("breach onset → breach detected", median["detect"]),
@@ -97,13 +75,11 @@ def main() -> int:
         ("**breach detected → synced** (the loop's own reaction)", median["reaction"]),
         ("**breach onset → cleared**", median["total"]),
     ]
-    table = "\n".join(
-        ["| step | median (s) |", "|---|---:|", *(f"| {name} | {value:.1f} |" for name, value in rows)]
-    )
+    table = step_table(rows)
     ok = median["reaction"] <= floor
     table += "\n\n" + " ".join(
         [
-            f"{len(runs)} runs; demo profile: evaluation every {profile.interval:g} s over a "
+            f"{count} runs; demo profile: evaluation every {profile.interval:g} s over a "
             f"{profile.rateWindow} rate window, {profile.consecutiveLimit} consecutive failures; "
             f"sites pull every {SYNC_PERIOD_S:g} s.",
             f"Detection to synced {'meets' if ok else 'MISSES'} the floor of two evaluation intervals "

@@ -189,7 +189,7 @@ def _show_site_task(api, stack, run_id: str, ti: dict, details: dict) -> None:
         )
 
 
-def _offered_load(text: str, site: str) -> float:
+def offered_load(text: str, site: str) -> float:
     """Requests per second that put :data:`PRESSURE` times its sized traffic on the intent's workload
     at ``site`` (its replicas as compiled, each sized for the load model's nominal rate)."""
     from include.edgesim.loadmodel import RATE_PER_POD
@@ -361,7 +361,7 @@ def run_pipeline(keep: bool, executor: str = "local") -> int:
             stack,
             PRESSURED_SAMPLE,
             fault_at=pressured_at,
-            fault={"offeredLoad": _offered_load(PRESSURED_SAMPLE, pressured_at)},
+            fault={"offeredLoad": offered_load(PRESSURED_SAMPLE, pressured_at)},
         )
         scaled = [
             step

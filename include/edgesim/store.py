@@ -37,6 +37,10 @@ class Entry:
     resource_version: int
     pods_started: list[float] = field(default_factory=list)  # a Deployment's: each Pod's start, by index
 
+    def pod_started(self, index: int) -> float:
+        """When the Deployment's Pod ``index`` started."""
+        return self.pods_started[index] if index < len(self.pods_started) else self.applied_at
+
 
 @dataclass
 class Timings:
@@ -151,8 +155,8 @@ class Store:
     def pod_ready(self, entry: Entry, index: int, now: float) -> bool:
         """Whether the Deployment's Pod ``index`` is ready: started ``pod_ready_s`` ago, not crashing."""
         namespace = entry.obj["metadata"].get("namespace", "")
-        started = entry.pods_started[index] if index < len(entry.pods_started) else entry.applied_at
-        return now - started >= self.timings.pod_ready_s and namespace not in self.crash_looping
+        ready = now - entry.pod_started(index) >= self.timings.pod_ready_s
+        return ready and namespace not in self.crash_looping
 
     def _deployment_status(self, entry: Entry, now: float) -> dict[str, Any]:
         replicas = _replicas(entry.obj)
@@ -190,7 +194,7 @@ class Store:
         pods = []
         for index in range(_replicas(deployment)):
             ready = self.pod_ready(entry, index, now)
-            started = entry.pods_started[index] if index < len(entry.pods_started) else entry.applied_at
+            started = entry.pod_started(index)
             suffix = hashlib.sha256(f"{digest}/{index}".encode()).hexdigest()[:5]
             name = f"{deployment['metadata']['name']}-{template_hash}-{suffix}"
             labels = dict((template.get("metadata") or {}).get("labels") or {})

@@ -36,7 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from include.compiler.config import PROJECT_ROOT, ConfigError
 
 DEFAULT_FILE = PROJECT_ROOT / "config" / "slo.yaml"
-_DURATION = re.compile(r"^[0-9]+(ms|s|m|h)$")
+_DURATION = re.compile(r"^([0-9]+)(ms|s|m|h)$")
 _LABEL_VALUE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 _RATE = "rate({metric}{{{{{{sel}}{extra}}}}}[{{w}}])"
@@ -74,7 +74,7 @@ class Profile(_Strict):
     @property
     def rate_seconds(self) -> float:
         """``rateWindow`` in seconds: how long a change takes to fill the range of ``rate()``."""
-        number, unit = re.fullmatch(r"([0-9]+)(ms|s|m|h)", self.rateWindow).groups()
+        number, unit = _DURATION.fullmatch(self.rateWindow).groups()
         return int(number) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[unit]
 
 

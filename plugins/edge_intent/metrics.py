@@ -33,7 +33,6 @@ The endpoint serves aggregates only. When ``EDGE_INTENT_METRICS_TOKEN`` is set, 
 
 from __future__ import annotations
 
-import hmac
 import logging
 import os
 import threading
@@ -49,6 +48,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.utils import floatToGoString
 
 from edge_intent.api import records
+from edge_intent.api.limits import bearer_is
 from include import lifecycle
 from include.lifecycle import Dag, Key
 
@@ -272,8 +272,7 @@ def _authorize(authorization: str | None) -> None:
     expected = os.environ.get(TOKEN_ENV)
     if not expected:
         return
-    scheme, _, given = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected.encode()):
+    if not bearer_is(authorization, expected):
         raise HTTPException(
             status_code=401, detail="a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"}
         )

@@ -36,6 +36,23 @@ def ready_in_prometheus(stack, namespace):
     return bool(result) and float(result[0]["value"][1]) > 0
 
 
+def deliver_ready(stack, repo, texts, tmp_path) -> dict[str, str]:
+    """``{intent id: delivery commit}`` of each text compiled and delivered to edge1 by hand (no
+    pipeline run), once every workload is ready in Prometheus."""
+    settings = load_settings()
+    delivered = {}
+    for text in texts:
+        tmf = api.parse(text, settings)
+        rendered = api.compile_to_dir(tmf.to_json(), tmp_path / tmf.id, settings)
+        files = {p.name: p.read_text() for p in sorted(rendered.sites["edge1"].iterdir())}
+        delivered[tmf.id] = repo.deliver(tmf.id, files, message=f"deliver {tmf.id}").sha
+    deadline = time.time() + 60
+    while not all(ready_in_prometheus(stack, f"intent-{i}") for i in delivered):
+        assert time.time() < deadline, "the workloads never became ready in Prometheus"
+        time.sleep(0.5)
+    return delivered
+
+
 @pytest.fixture
 def quick_profile(tmp_path):
     """config/slo.yaml with a short profile of its own, so that a healthy intent passes in seconds."""
@@ -60,19 +77,9 @@ def test_reverify_rolls_back_the_broken_intent_and_keeps_the_healthy_one(
     from edge_intent.hooks.site_repo import site_repo
 
     stack = fresh_stack
-    settings = load_settings()
     repo = site_repo("edge1")
-    delivered = {}
-    for text in (HEALTHY, BROKEN):
-        tmf = api.parse(text, settings)
-        rendered = api.compile_to_dir(tmf.to_json(), tmp_path / tmf.id, settings)
-        files = {p.name: p.read_text() for p in sorted(rendered.sites["edge1"].iterdir())}
-        delivered[tmf.id] = repo.deliver(tmf.id, files, message=f"deliver {tmf.id}").sha
+    delivered = deliver_ready(stack, repo, (HEALTHY, BROKEN), tmp_path)
     healthy, broken = list(delivered)
-    deadline = time.time() + 60
-    while not all(ready_in_prometheus(stack, f"intent-{i}") for i in delivered):
-        assert time.time() < deadline, "the workloads never became ready in Prometheus"
-        time.sleep(0.5)
     stack.control("edge1", "PUT", f"/control/faults/intent-{broken}", {"latencyMs": 250})
     time.sleep(6)  # the rate window sees only slow requests by now
     before = repo.head()
@@ -129,19 +136,9 @@ def test_reverify_scales_cpu_pressure_away_and_rolls_back_what_scaling_cannot_fi
     from include.slo.definitions import load_config
 
     stack = fresh_stack
-    settings = load_settings()
     repo = site_repo("edge1")
-    delivered = {}
-    for text in (RELIEVED, STUCK):
-        tmf = api.parse(text, settings)
-        rendered = api.compile_to_dir(tmf.to_json(), tmp_path / tmf.id, settings)
-        files = {p.name: p.read_text() for p in sorted(rendered.sites["edge1"].iterdir())}
-        delivered[tmf.id] = repo.deliver(tmf.id, files, message=f"deliver {tmf.id}").sha
+    delivered = deliver_ready(stack, repo, (RELIEVED, STUCK), tmp_path)
     relieved, stuck = list(delivered)
-    deadline = time.time() + 60
-    while not all(ready_in_prometheus(stack, f"intent-{i}") for i in delivered):
-        assert time.time() < deadline, "the workloads never became ready in Prometheus"
-        time.sleep(0.5)
     # three times the traffic the 3 replicas were sized for (90 % CPU each; a fourth takes them to
     # 67.5 %), and CPU that no number of replicas lowers
     stack.control("edge1", "PUT", f"/control/faults/intent-{relieved}", {"offeredLoad": 180})

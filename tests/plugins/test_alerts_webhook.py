@@ -79,6 +79,8 @@ def test_without_a_configured_token_everything_is_refused(client, tmp_path, monk
     ("body", "field"),
     [
         (b"not json", "body"),
+        (b"[" * 5000 + b"]" * 5000, "body"),  # nested too deep: refused, not a server error
+        (b'{"version": "4", "version": "4"}', "body"),  # a duplicate key
         ({**notification(), "version": "3"}, "version"),
         ({**notification(), "alerts": "many"}, "alerts"),
         (notification(namespace="intent-../../etc"), None),  # a namespace that names no intent: dropped

@@ -144,3 +144,20 @@ def test_a_window_already_past_is_judged_in_the_task_not_deferred(sites_stack):
     instants = sorted({e["time"] for e in verdict["evaluations"]})
     assert instants[0] == pytest.approx(verdict["started"]) and instants[-1] <= time.time()
     assert verdict["result"] in ("pass", "breach") and verdict["scaling"] == []
+
+
+def test_a_window_that_is_not_deferred_runs_the_scale_sync_wait_here():
+    """Verifying in the worker (``deferrable=False``) waits for a scale commit's sync with the same
+    trigger the deferred task would defer to, run in this process: its first event."""
+    import asyncio
+
+    from airflow.triggers.base import TriggerEvent
+
+    from edge_intent.operators.slo_verify import _first_event
+
+    class Trigger:
+        async def run(self):
+            yield TriggerEvent({"status": "success", "sites": {"edge1": {"at": 5.0}}})
+            raise AssertionError("read past the first event")
+
+    assert asyncio.run(_first_event(Trigger())) == {"status": "success", "sites": {"edge1": {"at": 5.0}}}

@@ -10,8 +10,6 @@ field. The app is mounted before the intent API's, whose routes need an Airflow 
 
 from __future__ import annotations
 
-import hmac
-import json
 import logging
 import os
 
@@ -19,6 +17,7 @@ from fastapi import FastAPI, Request
 from pydantic import ValidationError
 
 from edge_intent.api.errors import ApiError, install_error_handlers, pydantic_error
+from edge_intent.api.limits import bearer_is, decode_json, read_limited
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +33,7 @@ def _authorize(authorization: str | None) -> None:
     expected = os.environ.get(TOKEN_ENV)
     if not expected:
         raise ApiError.field(403, "forbidden", "Authorization", f"no alert token is configured ({TOKEN_ENV})")
-    scheme, _, given = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected.encode()):
+    if not bearer_is(authorization, expected):
         raise ApiError(
             401,
             "unauthorized",
@@ -51,18 +49,15 @@ async def receive(request: Request) -> dict[str, int]:
     from include.evidence.alerts import Payload, record
 
     _authorize(request.headers.get("Authorization"))
-    body = await request.body()
-    if len(body) > MAX_BODY:
-        raise ApiError.field(413, "payload too large", "body", f"is over {MAX_BODY} bytes")
+    body = await read_limited(request, MAX_BODY)
     try:
-        payload = Payload.model_validate(json.loads(body))
-    except ValueError as exc:
-        errors = (
-            [pydantic_error(e) for e in exc.errors()]
-            if isinstance(exc, ValidationError)
-            else [{"field": "body", "reason": "is not JSON"}]
-        )
-        raise ApiError(422, "not an Alertmanager notification", errors) from None
+        payload = Payload.model_validate(decode_json(body))
+    except ApiError as exc:  # not strict JSON (empty, duplicate keys, NaN, too deep)
+        raise ApiError(422, "not an Alertmanager notification", exc.errors) from None
+    except ValidationError as exc:
+        raise ApiError(
+            422, "not an Alertmanager notification", [pydantic_error(e) for e in exc.errors()]
+        ) from None
     counts = record(evidence_dir(), payload)
     log.warning(
         "Alertmanager: %s, %d alert(s) kept with their intents, %d about no intent",

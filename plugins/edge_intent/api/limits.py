@@ -11,6 +11,7 @@ Settings (environment of the api-server): ``EDGE_INTENT_API_MAX_BODY`` (bytes, d
 
 from __future__ import annotations
 
+import hmac
 import os
 import threading
 import time
@@ -77,22 +78,25 @@ def rate_limited(user: GetUserDep) -> None:
 
 async def read_body(request: Request) -> bytes:
     """The request body, refused with 413 as soon as it is known to exceed the limit."""
+    return await read_limited(request, MAX_BODY)
+
+
+async def read_limited(request: Request, limit: int) -> bytes:
+    """The request body, refused with 413 as soon as it is known to exceed ``limit`` bytes."""
     declared = request.headers.get("content-length")
     if declared is not None:
         if not declared.isdigit():
             raise ApiError.field(400, "malformed request", "Content-Length", "is not a number")
-        if int(declared) > MAX_BODY:
+        if int(declared) > limit:
             raise ApiError.field(
-                413, "payload too large", "body", f"is {int(declared)} bytes; the limit is {MAX_BODY}"
+                413, "payload too large", "body", f"is {int(declared)} bytes; the limit is {limit}"
             )
     chunks, size = [], 0
     try:
         async for chunk in request.stream():
             size += len(chunk)
-            if size > MAX_BODY:
-                raise ApiError.field(
-                    413, "payload too large", "body", f"exceeds the limit of {MAX_BODY} bytes"
-                )
+            if size > limit:
+                raise ApiError.field(413, "payload too large", "body", f"exceeds the limit of {limit} bytes")
             chunks.append(chunk)
     except ClientDisconnect:  # the client went away mid-body: nothing was read, nothing starts
         raise ApiError.field(
@@ -102,6 +106,13 @@ async def read_body(request: Request) -> bytes:
 
 
 Body = Annotated[bytes, Depends(read_body)]
+
+
+def bearer_is(authorization: str | None, expected: str) -> bool:
+    """Whether an ``Authorization`` header carries the bearer token ``expected`` (compared in
+    constant time): the machine endpoints' check (metrics, Alertmanager's webhook)."""
+    scheme, _, given = (authorization or "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), expected.encode())
 
 
 def media_type(request: Request) -> str:

@@ -13,6 +13,7 @@ by the workers.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Sequence
 from datetime import timedelta
@@ -30,6 +31,13 @@ from include.lifecycle import Key
 
 class SLOBreached(AirflowFailException):
     """A rollback-class SLO broke (or had no data) at the site: the verdict says which and when."""
+
+
+async def _first_event(trigger: Any) -> dict[str, Any]:
+    """The payload of a trigger's first event, the trigger run in this process."""
+    async for event in trigger.run():
+        return event.payload
+    raise AirflowException(f"{type(trigger).__name__} ended without an event")
 
 
 def live_since(waits: Any) -> float | None:
@@ -143,9 +151,13 @@ class SLOWindowOperator(BaseOperator):
         return self.conclude(context, event["verdict"])
 
     @staticmethod
-    def _steps(ti) -> list[dict[str, Any]]:
-        """This try's scale steps so far (the XCom ``scaled``, kept across deferrals)."""
-        found = ti.xcom_pull(task_ids=ti.task_id, map_indexes=ti.map_index, key=Key.SCALED)
+    def _own(ti, key: str) -> Any:
+        """This task instance's own XCom ``key`` (kept across deferrals)."""
+        return ti.xcom_pull(task_ids=ti.task_id, map_indexes=ti.map_index, key=key)
+
+    def _steps(self, ti) -> list[dict[str, Any]]:
+        """This try's scale steps so far (the XCom ``scaled``)."""
+        found = self._own(ti, Key.SCALED)
         return list(found) if isinstance(found, list) else []
 
     def conclude(self, context, verdict: dict[str, Any]) -> Any:
@@ -188,18 +200,18 @@ class SLOWindowOperator(BaseOperator):
         from edge_intent.triggers.site_wait import SiteWaitTrigger
         from edge_intent.waits import WaitKind
 
-        targets = scaling.sync_targets(new)
         deadline = time.time() + wait_timeout()
-        if not self.deferrable:
-            return self.scale_synced(context, scaling.wait_synced(targets, deadline, self.git_conn_id))
+        trigger = SiteWaitTrigger(
+            kind=WaitKind.ROOTSYNC,
+            targets=scaling.sync_targets(new),
+            deadline=deadline,
+            poll_interval=1.0,
+            git_conn_id=self.git_conn_id,
+        )
+        if not self.deferrable:  # the same wait, run here: its first event
+            return self.scale_synced(context, asyncio.run(_first_event(trigger)))
         self.defer(
-            trigger=SiteWaitTrigger(
-                kind=WaitKind.ROOTSYNC,
-                targets=targets,
-                deadline=deadline,
-                poll_interval=1.0,
-                git_conn_id=self.git_conn_id,
-            ),
+            trigger=trigger,
             method_name="scale_synced",
             timeout=timedelta(seconds=deadline - time.time() + self.DEFERRAL_MARGIN),
         )
@@ -215,8 +227,7 @@ class SLOWindowOperator(BaseOperator):
         steps = scaling.mark_synced(self._steps(ti), event)
         ti.xcom_push(key=Key.SCALED, value=steps)
         if event.get("status") != WaitStatus.SUCCESS:
-            verdict = {**(ti.xcom_pull(task_ids=ti.task_id, map_indexes=ti.map_index, key=Key.VERDICT) or {})}
-            ti.xcom_push(key=Key.VERDICT, value={**verdict, "scaling": steps})
+            ti.xcom_push(key=Key.VERDICT, value={**(self._own(ti, Key.VERDICT) or {}), "scaling": steps})
             raise SLOBreached(f"the scale step did not sync ({event.get('status')}): {event.get('message')}")
         synced = max(step["syncedAt"] for step in steps if "syncedAt" in step)
         profiles = load_config().profiles

@@ -127,27 +127,6 @@ def sync_targets(steps: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {step["site"]: {"sha": step["commit"]} for step in steps}
 
 
-def wait_synced(
-    targets: dict[str, dict[str, Any]],
-    deadline: float,
-    git_conn_id: str = SiteRepoHook.default_conn_name,
-    poll_interval: float = 1.0,
-) -> dict[str, Any]:
-    """The sync wait in this thread (a Verifying that is not deferred): the event the deferred
-    wait (:class:`edge_intent.triggers.site_wait.SiteWaitTrigger`) would fire."""
-    from edge_intent.triggers.site_wait import WaitStatus
-    from edge_intent.waits import WaitKind, observe, split, summary
-
-    done_at: dict[str, float] = {}
-    while True:
-        time.sleep(poll_interval)
-        verdicts, data = observe(WaitKind.ROOTSYNC, targets, done_at, git_conn_id)
-        failed, pending = split(verdicts)
-        if failed or not pending or time.time() >= deadline:
-            status = WaitStatus.ERROR if failed else WaitStatus.TIMEOUT if pending else WaitStatus.SUCCESS
-            return {"status": status.value, "message": summary(failed or pending or verdicts), "sites": data}
-
-
 def mark_synced(steps: list[dict[str, Any]], event: dict[str, Any]) -> list[dict[str, Any]]:
     """The steps with the time the sync wait first saw each scale commit synced (``syncedAt``)."""
     seen = event.get("sites") or {}

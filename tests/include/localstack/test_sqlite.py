@@ -21,13 +21,19 @@ def test_the_database_is_switched_to_write_ahead_logging(tmp_path):
         assert again.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
-def test_a_reader_does_not_wait_for_a_writer_in_wal(tmp_path):
+def _locked(tmp_path):
+    """A WAL database with a table, and a connection holding its write lock."""
     database = tmp_path / "airflow.db"
     with sqlite3.connect(database) as setup:
         setup.execute("CREATE TABLE runs (id INTEGER)")
     sqlite.use_wal(database)
     writer = sqlite3.connect(database, isolation_level=None, check_same_thread=False)
     writer.execute("BEGIN IMMEDIATE")
+    return database, writer
+
+
+def test_a_reader_does_not_wait_for_a_writer_in_wal(tmp_path):
+    database, writer = _locked(tmp_path)
     writer.execute("INSERT INTO runs VALUES (1)")
     reader = sqlite3.connect(database, timeout=0.1)
     assert reader.execute("SELECT count(*) FROM runs").fetchone()[0] == 0  # no "database is locked"
@@ -36,12 +42,7 @@ def test_a_reader_does_not_wait_for_a_writer_in_wal(tmp_path):
 
 
 def test_a_writer_waits_for_the_lock_as_long_as_the_connect_args_say(tmp_path):
-    database = tmp_path / "airflow.db"
-    with sqlite3.connect(database) as setup:
-        setup.execute("CREATE TABLE runs (id INTEGER)")
-    sqlite.use_wal(database)
-    holder = sqlite3.connect(database, isolation_level=None, check_same_thread=False)
-    holder.execute("BEGIN IMMEDIATE")
+    database, holder = _locked(tmp_path)
     threading.Timer(1.5, lambda: holder.execute("COMMIT")).start()  # longer than nothing, well under
     started = time.monotonic()
     with sqlite3.connect(database, **sqlite.CONNECT_ARGS) as waiting:
