@@ -4,6 +4,7 @@ evidence values that a direct query of Prometheus reproduces, and Prometheus unr
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import threading
@@ -18,7 +19,7 @@ from include.compiler.config import load_settings
 from include.compiler.nl import parse_text
 from include.localstack import stack as localstack
 from tests.profiles import PROFILE as SLO_PROFILE
-from tests.runstates import states, xcom
+from tests.runstates import states
 
 TEXT_A = "URLLC slice with 8 ms latency for 200 devices at edge1"
 
@@ -137,10 +138,16 @@ def test_unreachable_prometheus_is_no_pass(dag, stack):
     assert evidence["trigger"] == "missing_data"
     assert evidence["metrics"]["latency_p95"] is None
     assert "could not answer" in evidence["breaches"][0]["samples"][0]["error"]
-    # fail closed within two evaluation intervals: no client retries, no waiting on a dead server
+    # fail closed at the consecutive limit: each evaluation instant is one failure (no client
+    # retries, no waiting on a dead server), and the breach stands at the limit's evaluation.
+    # How long that takes in seconds is bench/rollback.py's figure, not a timed assertion here.
     from include.slo.definitions import load_config
 
     profile = load_config().profiles[SLO_PROFILE]
-    verdict = xcom(run, "wave_1.sites.verify_slos", "verdict", site="edge2")
-    assert verdict["ended"] - verdict["started"] <= profile.consecutiveLimit * profile.interval + 1.0
-    assert evidence["breaches"][0]["breachDuration"] <= profile.consecutiveLimit * profile.interval
+    for breach in evidence["breaches"]:
+        instants = [sample["time"] for sample in breach["samples"]]
+        assert len(instants) == profile.consecutiveLimit, breach["slo"]
+        assert all(sample["met"] is False and sample["value"] is None for sample in breach["samples"])
+        gaps = [later - earlier for earlier, later in itertools.pairwise(instants)]
+        assert gaps == pytest.approx([profile.interval] * (len(instants) - 1), abs=0.01)
+        assert breach["detectedAt"] >= instants[-1] and breach["firstFailure"] == instants[0]

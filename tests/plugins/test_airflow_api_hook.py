@@ -240,13 +240,13 @@ def test_the_hook_marks_a_stuck_run_failed(running, monkeypatch):
         after = hook.set_dag_run_state(DAG, run_id, "failed")
         assert after["state"] == "failed" and isinstance(after["end_date"], str)
         assert hook.get_dag_run(DAG, run_id)["state"] == "failed"
-        deadline = time.time() + 60
-        while True:  # Airflow ends the unfinished task instances
-            states = _states(rest, run_id)
-            if not {"running", "deferred", "queued", "scheduled"} & set(states.values()):
-                break
-            assert time.time() < deadline, states
-            time.sleep(0.5)
-        assert states[SYNC] == "failed"
+        # The PATCH ends the deferred site wait in the same transaction: failed, not resumed.
+        # (Other unfinished task instances are Airflow's to skip; on SQLite a scheduler loop
+        # that read the run before the PATCH may still move one, which is not this hook's doing.)
+        states = _states(rest, run_id)
+        assert states[SYNC] == "failed", f"{states!r}"
+        time.sleep(3)  # a trigger event or a scheduler loop in flight does not bring it back
+        assert _states(rest, run_id)[SYNC] == "failed"
+        assert hook.get_dag_run(DAG, run_id)["state"] == "failed"
     finally:
         stack.control("edge1", "POST", "/control/sync", {"paused": False})
