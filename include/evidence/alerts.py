@@ -55,16 +55,22 @@ def intent_of(alert: Alert) -> str | None:
 
 
 @contextmanager
-def _locked(directory: Path) -> Iterator[None]:
+def locked(directory: Path) -> Iterator[None]:
     directory.mkdir(parents=True, exist_ok=True)
     with open(directory / ".alerts.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield
 
 
-def record(root: Path, payload: Payload, now: float | None = None) -> dict[str, int]:
-    """Keep every alert of ``payload`` about an intent; ``{"kept": n, "dropped": m}``."""
+def episodes(alerts: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    """What makes firing alerts these ones: each one's fingerprint and when it began to fire."""
+    return {(a.get("fingerprint", ""), a["startsAt"]) for a in alerts if a["status"] == "firing"}
+
+
+def record(root: Path, payload: Payload, now: float | None = None) -> dict[str, Any]:
+    """Keep every alert of ``payload`` about an intent; ``{"kept": n, "dropped": m, "intents": [ids]}``."""
     kept = dropped = 0
+    intents: list[str] = []
     now = time.time() if now is None else now
     for alert in payload.alerts:
         intent_id = intent_of(alert)
@@ -72,16 +78,18 @@ def record(root: Path, payload: Payload, now: float | None = None) -> dict[str, 
             dropped += 1
             continue
         directory = root / intent_id
-        with _locked(directory):
+        with locked(directory):
             path = directory / FILE
             known = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
             key = alert.fingerprint or json.dumps(alert.labels, sort_keys=True)
             known[key] = {**alert.model_dump(), "receivedAt": now}
+            if intent_id not in intents:
+                intents.append(intent_id)
             staged = path.with_suffix(".tmp")
             staged.write_text(json.dumps(known, indent=2, sort_keys=True), encoding="utf-8")
             staged.replace(path)
         kept += 1
-    return {"kept": kept, "dropped": dropped}
+    return {"kept": kept, "dropped": dropped, "intents": intents}
 
 
 def of_intent(root: Path, intent_id: str) -> list[dict[str, Any]]:
@@ -91,3 +99,10 @@ def of_intent(root: Path, intent_id: str) -> list[dict[str, Any]]:
         return []
     alerts = list(json.loads(path.read_text(encoding="utf-8")).values())
     return sorted(alerts, key=lambda a: (a["status"] != "firing", -a["receivedAt"]))
+
+
+def firing(root: Path, intent_id: str) -> list[dict[str, Any]]:
+    """The intent's alerts firing now, oldest first."""
+    return sorted(
+        (a for a in of_intent(root, intent_id) if a["status"] == "firing"), key=lambda a: a["startsAt"]
+    )

@@ -87,7 +87,7 @@ def _judge(
     return ts28312.FulfilmentInfo(fulfilmentStatus="FULFILLED"), achieved
 
 
-def _overall(infos: list[ts28312.FulfilmentInfo]) -> ts28312.FulfilmentInfo:
+def overall(infos: list[ts28312.FulfilmentInfo]) -> ts28312.FulfilmentInfo:
     if all(i.fulfilmentStatus == "FULFILLED" for i in infos):
         return ts28312.FulfilmentInfo(fulfilmentStatus="FULFILLED")
     degraded = any(i.notFullfilledState == "DEGRADED" for i in infos)
@@ -116,12 +116,12 @@ def fulfilment_report(
         results.append(
             ts28312.ExpectationFulfilmentResult(
                 expectaitonId=expectation.expectationId,
-                expectationFulfilmentInfo=_overall([t.targetFulfilmentInfo for t in targets]),
+                expectationFulfilmentInfo=overall([t.targetFulfilmentInfo for t in targets]),
                 targetFulfilmentResult=targets,
             )
         )
     return ts28312.IntentFulfilmentReport(
-        intentFulfilmentInfo=_overall([r.expectationFulfilmentInfo for r in results]),
+        intentFulfilmentInfo=overall([r.expectationFulfilmentInfo for r in results]),
         expectationFulfilmentResult=results,
     )
 
@@ -185,9 +185,15 @@ def intent_report(
     run_id: str,
     now: float,
     number: int = 1,
+    state: str | None = None,
+    name: str | None = None,
 ) -> IntentReport:
-    """The TMF921 IntentReport of one run: report ``number`` of the intent (its id ends with it)."""
-    state = fulfilment(intent, fulfilment_report)["state"]
+    """The TMF921 IntentReport of one run: report ``number`` of the intent (its id ends with it).
+
+    :param state: what it says of the intent; by default what ``fulfilment_report``'s targets say.
+    :param name: its name; by default the fulfilment of the run.
+    """
+    state = state or fulfilment(intent, fulfilment_report)["state"]
     report_id = f"{intent.id}-report-{number}"
     expression = report_expression(intent.id, fulfilment_report, state=state, number=number, now=now)
     return IntentReport.model_validate(
@@ -195,7 +201,7 @@ def intent_report(
             "@type": "IntentReport",
             "id": report_id,
             "href": f"{BASE_PATH}/intent/{intent.id}/intentReport/{report_id}",
-            "name": f"Fulfilment of intent {intent.id}: {state} (DAG run {run_id})",
+            "name": name or f"Fulfilment of intent {intent.id}: {state} (DAG run {run_id})",
             "creationDate": datetime.fromtimestamp(now, UTC),
             "expression": {
                 "@type": "JsonLdExpression",

@@ -3,8 +3,10 @@
 Alertmanager cannot log in to Airflow, so this route has a token of its own: the bearer token in
 ``EDGE_INTENT_ALERT_TOKEN`` (Alertmanager reads it from a file: ``credentials_file``). Without the
 variable the route refuses everything (403): it writes. Each alert about an intent (its
-``namespace`` label) is kept with the intent (:mod:`include.evidence.alerts`); ``200`` says how many
-were kept and dropped. A body over 1 MiB is 413, one that is not Alertmanager's is 422, naming the
+``namespace`` label) is kept with the intent (:mod:`include.evidence.alerts`), and when the alerts
+firing about an intent change, its report is said anew and its run noted
+(:mod:`edge_intent.api.assurance`); ``200`` says how many alerts were kept and dropped and how many
+reports were written. A body over 1 MiB is 413, one that is not Alertmanager's is 422, naming the
 field. The app is mounted before the intent API's, whose routes need an Airflow login.
 """
 
@@ -13,9 +15,12 @@ from __future__ import annotations
 import logging
 import os
 
+from airflow.api_fastapi.common.db.common import SessionDep
 from fastapi import FastAPI, Request
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 
+from edge_intent.api import assurance
 from edge_intent.api.errors import ApiError, install_error_handlers, pydantic_error
 from edge_intent.api.limits import bearer_is, decode_json, read_limited
 
@@ -43,7 +48,7 @@ def _authorize(authorization: str | None) -> None:
 
 
 @alerts_app.post("/")
-async def receive(request: Request) -> dict[str, int]:
+async def receive(request: Request, session: SessionDep) -> dict[str, int]:
     """Keep the alerts of one Alertmanager notification."""
     from edge_intent.rollout.evidence import evidence_dir
     from include.evidence.alerts import Payload, record
@@ -59,10 +64,14 @@ async def receive(request: Request) -> dict[str, int]:
             422, "not an Alertmanager notification", [pydantic_error(e) for e in exc.errors()]
         ) from None
     counts = record(evidence_dir(), payload)
+    reported = (
+        await run_in_threadpool(assurance.attach, session, counts["intents"]) if counts["intents"] else 0
+    )
     log.warning(
-        "Alertmanager: %s, %d alert(s) kept with their intents, %d about no intent",
+        "Alertmanager: %s, %d alert(s) kept with their intents, %d about no intent; %d report(s) said anew",
         payload.status,
         counts["kept"],
         counts["dropped"],
+        reported,
     )
-    return counts
+    return {"kept": counts["kept"], "dropped": counts["dropped"], "reported": reported}

@@ -22,7 +22,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from edge_intent.api import records, rollout_view, runs
+from edge_intent.api import assurance, records, rollout_view, runs
 from edge_intent.api.errors import ApiError, error_body, install_error_handlers, pydantic_error
 from edge_intent.api.limits import Body, decode_json, may_trigger_pipeline, media_type, rate_limited
 from include import lifecycle
@@ -139,10 +139,11 @@ def intent_evidence(intent_id: str, session: SessionDep) -> dict[str, Any]:
 
 @intent_app.get("/{intent_id}/report")
 def intent_report(intent_id: str, session: SessionDep) -> dict[str, Any]:
-    """The TMF921 IntentReport of the intent's latest Succeeded run."""
+    """The TMF921 IntentReport of the intent's latest Succeeded run, or the newest its alerts made of it."""
     for record in reversed(runs.runs_or_404(session, intent_id)):
         if record.dag_id == Dag.PIPELINE and record.xcom(lifecycle.REPORT):
-            return record.xcom(lifecycle.REPORT)["intentReport"]
+            held = assurance.current(intent_id, record)
+            return held["intentReport"] if held else record.xcom(lifecycle.REPORT)["intentReport"]
     raise ApiError.field(404, "no report", "id", f"intent {intent_id!r} has not reached Succeeded")
 
 
@@ -164,7 +165,7 @@ def status(intent_id: str, found: list[records.RunRecord], *, base: str) -> dict
     current = found[-1]
     body: dict[str, Any] = {
         "intentId": intent_id,
-        "phase": records.lifecycle_phase(found),
+        "phase": assurance.phase(found, latest, intent_id),
         "href": f"{base}/{intent_id}",
         "run": current.summary(),
         "runs": [r.summary() for r in found],
@@ -209,6 +210,9 @@ def status(intent_id: str, found: list[records.RunRecord], *, base: str) -> dict
         body["intentReport"] = {"href": f"{base}/{intent_id}/report", "runId": latest.run_id}
         if reported.get("fulfilment"):  # Fulfilled, Degraded or Unverified, and the lines behind it
             body["fulfilment"] = reported["fulfilment"]
+        held = assurance.current(intent_id, latest)
+        if held:  # said anew since, with the alerts firing then
+            body["fulfilment"] = held["fulfilment"]
     # the withdrawal that withdrew the intent, else the latest run when it is a withdrawal
     withdrawal = records.withdrawn(found) or (current if current.dag_id == Dag.WITHDRAW else None)
     if withdrawal is not None:

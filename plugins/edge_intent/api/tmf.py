@@ -17,7 +17,7 @@ from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BeforeValidator
 
-from edge_intent.api import records, rollout_view, runs
+from edge_intent.api import assurance, records, rollout_view, runs
 from edge_intent.api.errors import ApiError, install_error_handlers
 from edge_intent.api.limits import (
     Body,
@@ -67,7 +67,8 @@ def _resource(intent_id: str, found: list[records.RunRecord], base: str) -> dict
     withdrawal = records.withdrawn(found)
     status_changed = (withdrawal.ended or withdrawal.started) if withdrawal else changed
     rollout = rollout_view.view(latest) if latest.dag_id == Dag.PIPELINE else None
-    fulfilment = (latest.xcom(lifecycle.REPORT) or {}).get("fulfilment")
+    held = assurance.current(intent_id, latest)  # said anew with the alerts firing then
+    fulfilment = held["fulfilment"] if held else (latest.xcom(lifecycle.REPORT) or {}).get("fulfilment")
     carried = {ROLLOUT: rollout, FULFILMENT: fulfilment}
     characteristic = [c for c in document.get("characteristic") or [] if c.get("name") not in carried]
     for name, value in carried.items():
@@ -81,7 +82,7 @@ def _resource(intent_id: str, found: list[records.RunRecord], base: str) -> dict
         **{k: v for k, v in document.items() if k not in ("href", "lifecycleStatus")},
         "id": intent_id,
         "href": f"{base}/intent/{intent_id}",
-        "lifecycleStatus": records.lifecycle_phase(found),
+        "lifecycleStatus": assurance.phase(found, latest, intent_id),
         "creationDate": records.iso(found[0].created),
         "lastUpdate": records.iso(changed),
         "statusChangeDate": records.iso(status_changed or changed),
@@ -192,16 +193,20 @@ def delete_intent(intent_id: str, request: Request, user: GetUserDep, session: S
 
 
 def _reports(intent_id: str, found: list[records.RunRecord], base: str) -> list[dict[str, Any]]:
-    """The intent's TMF921 IntentReports, newest first (one per pipeline run that went through)."""
-    reports = []
-    for record in reversed(found):
+    """The intent's TMF921 IntentReports, newest first: one per pipeline run that went through, and
+    one each time the alerts firing about it changed (:mod:`edge_intent.api.assurance`)."""
+    reports = [
+        {**document, "href": f"{base}/intent/{intent_id}/intentReport/{document.get('id')}"}
+        for document in assurance.reports(intent_id)
+    ]
+    for record in found:
         report = record.xcom(lifecycle.REPORT) if record.dag_id == Dag.PIPELINE else None
         if isinstance(report, dict) and isinstance(report.get("intentReport"), dict):
             document = report["intentReport"]
             href = f"{base}/intent/{intent_id}/intentReport/{document.get('id')}"
             rollout = record.xcom(lifecycle.ROLLOUT)
             reports.append({**document, "href": href, **({"rollout": rollout} if rollout else {})})
-    return reports
+    return sorted(reports, key=lambda r: str(r.get("creationDate")), reverse=True)
 
 
 @tmf_app.get("/intent/{intent_id}/intentReport")
