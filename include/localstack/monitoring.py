@@ -20,6 +20,9 @@ from typing import Any
 from include.compiler.config import PROJECT_ROOT
 
 ALERT_RULES = PROJECT_ROOT / "monitoring" / "prometheus" / "alerts.yml"
+RULES_DIR = "rules.d"
+"""Rule files of the stack's own (``<root>/rules.d/*.yml``), loaded after the project's: see
+:func:`add_rules`."""
 METRICS_PATH = "/edge-intent/metrics"  # the pipeline's metrics, served by Airflow's api-server
 
 
@@ -152,13 +155,14 @@ def start_prometheus(stack: Any, *, scrape_interval: str = "1s", timeout: float 
         }
     )
     token(stack.root, "metrics-token")
+    (stack.root / RULES_DIR).mkdir(exist_ok=True)
     _targets_file(stack.root, "alertmanager", [])  # start_alertmanager fills it in
     config = stack.root / "prometheus.yml"
     config.write_text(
         json.dumps(
             {
                 "global": {"scrape_interval": scrape_interval, "evaluation_interval": scrape_interval},
-                "rule_files": [str(ALERT_RULES)],
+                "rule_files": [str(ALERT_RULES), str(stack.root / RULES_DIR / "*.yml")],
                 "scrape_configs": jobs,
                 "alerting": {
                     "alertmanagers": [
@@ -203,3 +207,26 @@ def start_prometheus(stack: Any, *, scrape_interval: str = "1s", timeout: float 
             pass
         time.sleep(0.25)
     raise TimeoutError(f"Prometheus did not scrape every site within {timeout:g} s; see {service.log}")
+
+
+def add_rules(stack: Any, name: str, groups: list[dict[str, Any]] | None, *, timeout: float = 30) -> None:
+    """Load the rule ``groups`` into the stack's running Prometheus as ``rules.d/<name>.yml`` (None:
+    remove that file), and wait until Prometheus has them (it reloads its configuration on SIGHUP)."""
+    import signal
+
+    path = stack.root / RULES_DIR / f"{name}.yml"
+    if groups is None:
+        path.unlink(missing_ok=True)
+    else:
+        path.write_text(json.dumps({"groups": groups}, indent=2), encoding="utf-8")  # JSON is YAML
+    wanted = {g["name"] for g in groups or []}
+    stack.services["prometheus"].process.send_signal(signal.SIGHUP)
+    deadline = time.time() + timeout
+    while True:
+        with urllib.request.urlopen(f"{stack.prometheus_url}/api/v1/rules", timeout=5) as reply:
+            loaded = {g["name"] for g in json.load(reply)["data"]["groups"] if g["file"] == str(path)}
+        if loaded == wanted:
+            return
+        if time.time() > deadline:
+            raise TimeoutError(f"Prometheus did not load {path} within {timeout:g} s (has {sorted(loaded)})")
+        time.sleep(0.25)
