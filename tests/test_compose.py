@@ -38,7 +38,16 @@ AIRFLOW_SERVICES = [
 ]
 # One simulator per site of the catalogue (config/sites.yaml), named as the site.
 SITES = [site.name for site in load_settings().catalogue.sites]
-SERVICES = {*AIRFLOW_SERVICES, "postgres", "gitea", "gitea-init", "prometheus", "grafana", *SITES}
+SERVICES = {
+    *AIRFLOW_SERVICES,
+    "postgres",
+    "gitea",
+    "gitea-init",
+    "prometheus",
+    "alertmanager",
+    "grafana",
+    *SITES,
+}
 ONE_SHOT = {"airflow-init", "gitea-init"}
 SECRET_NAME = re.compile(r"PASSWORD|TOKEN|SECRET|FERNET|_KEY$")
 VARIABLE = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)")
@@ -440,6 +449,42 @@ def test_prometheus_config_passes_promtool(tmp_path):
     done = subprocess.run(
         [promtool, "check", "config", str(config)], capture_output=True, text=True, check=False
     )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_alertmanager_sends_prometheus_alerts_to_the_intent_api_with_its_token(config, tmp_path):
+    from edge_intent.api.alerts import PREFIX, TOKEN_ENV
+
+    prometheus = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
+    [target] = prometheus["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"]
+    host, port = target.split(":")
+    service = config["services"][host]
+    assert service["image"].startswith("prom/alertmanager:v")
+    assert {p["target"] for p in service["ports"]} == {int(port)}
+    assert all(p["host_ip"] == "127.0.0.1" for p in service["ports"])
+    binds = {m["target"]: Path(m["source"]) for m in service["volumes"] if m["type"] == "bind"}
+    source = binds["/etc/alertmanager/alertmanager.yml"]
+    assert source == DEPLOY / "alertmanager" / "alertmanager.yml"
+    alertmanager = yaml.safe_load(source.read_text())
+    assert alertmanager["route"]["receiver"] == "edge-intent"
+    [receiver] = alertmanager["receivers"]
+    [webhook] = receiver["webhook_configs"]
+    url = urlsplit(webhook["url"])
+    assert (url.hostname, url.port, url.path) == ("airflow-apiserver", 8080, PREFIX)
+    assert {p["target"] for p in config["services"]["airflow-apiserver"]["ports"]} == {8080}
+    assert webhook["send_resolved"] is True
+    [secret] = service["secrets"]
+    assert webhook["http_config"]["authorization"]["credentials_file"] == f"/run/secrets/{secret['target']}"
+    assert config["secrets"][secret["source"]]["environment"] == TOKEN_ENV
+    assert _env(config, "airflow-apiserver")[TOKEN_ENV]  # the webhook's side of the same token
+    amtool = shutil.which("amtool")
+    if amtool is None:
+        pytest.skip("amtool is not installed")
+    token = tmp_path / "token"
+    token.write_text("dummy")
+    checked = tmp_path / "alertmanager.yml"
+    checked.write_text(source.read_text().replace(f"/run/secrets/{secret['target']}", str(token)))
+    done = subprocess.run([amtool, "check-config", str(checked)], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
 
 
