@@ -171,3 +171,10 @@ def note(existing: str | None, firing: list[dict[str, Any]]) -> str:
     block = "\n".join([NOTE_MARK, *lines])
     text = f"{kept}\n\n{block}" if kept else block
     return text if len(text) <= NOTE_LIMIT else text[: NOTE_LIMIT - 1] + "…"
+
+
+def keep_alerts(text: str, existing: str | None) -> str:
+    """``text`` as a run's note, with the alerts block ``existing`` has (see :func:`note`) kept."""
+    held = (existing or "").partition(NOTE_MARK)
+    said = f"{text}\n\n{NOTE_MARK}{held[2]}" if held[1] else text
+    return said if len(said) <= NOTE_LIMIT else said[: NOTE_LIMIT - 1] + "…"

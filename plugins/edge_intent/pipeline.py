@@ -196,7 +196,7 @@ def report(ti: Any, run_id: str) -> dict[str, Any]:
     """The report: the TS 28.312 IntentFulfilmentReport and the TMF921 IntentReport, and what they say
     of the intent (``fulfilment``: Fulfilled, Degraded or Unverified; see :mod:`include.evidence.report`)."""
     from include.compiler import ts28312
-    from include.evidence import document
+    from include.evidence import alerts, assurance, document
     from include.evidence import report as reports
 
     intent = ts28312.Intent.model_validate(ti.xcom_pull(task_ids=COMPILE)["intent"])
@@ -211,11 +211,14 @@ def report(ti: Any, run_id: str) -> dict[str, Any]:
     )
     fulfilment_report = reports.fulfilment_report(intent, verdict)
     fulfilment = reports.fulfilment(intent, fulfilment_report)
+    firing = alerts.firing(evidence_dir(), intent.id)
+    if firing:  # Alertmanager's alerts about the intent fire now: the report says so
+        fulfilment_report, fulfilment = assurance.degrade(intent, fulfilment_report, firing)
     folder = document.run_folder(evidence_dir(), intent.id, run_id)
     # the intent's reports are numbered in the order their runs wrote them (a retry keeps its own)
     number = 1 + sum(1 for p in folder.parent.glob("*/intent-report.json") if p.parent != folder)
     intent_report = reports.intent_report(
-        intent, fulfilment_report, run_id=run_id, now=time.time(), number=number
+        intent, fulfilment_report, run_id=run_id, now=time.time(), number=number, state=fulfilment["state"]
     )
     path = folder / "intent-report.json"
     path.write_text(json.dumps(intent_report.to_json(), indent=2) + "\n", encoding="utf-8")
@@ -224,7 +227,12 @@ def report(ti: Any, run_id: str) -> dict[str, Any]:
         log.warning("Missed: %s", line)
     for line in fulfilment["notVerifiable"]:
         log.warning("Not verifiable: %s", line)
-    return {"path": str(path), "intentReport": intent_report.to_json(), "fulfilment": fulfilment}
+    return {
+        "path": str(path),
+        "intentReport": intent_report.to_json(),
+        "fulfilment": fulfilment,
+        "alerts": firing,
+    }
 
 
 def close_rollout(ti: Any, run_id: str) -> dict[str, Any]:
@@ -252,9 +260,7 @@ def outcome_of(fulfilment: dict[str, Any]) -> str:
     """The outcome of a run that went through, in words: Succeeded only when every target was met."""
     state = fulfilment.get("state")
     if state == Fulfilment.DEGRADED:
-        return "Degraded (the intent stays deployed; onMiss: degrade): missed " + "; ".join(
-            fulfilment["missed"]
-        )
+        return "Degraded (the intent stays deployed): missed " + "; ".join(fulfilment["missed"])
     if state == Fulfilment.UNVERIFIED:
         return "Unverified (nothing missed; not every target could be shown): " + "; ".join(
             fulfilment["notVerifiable"]
@@ -267,9 +273,12 @@ def note_run(ti: Any, note: str, airflow_api_conn_id: str = "airflow_api") -> No
     Unverified ends ``success`` in Airflow (its intent stays), and the note says it is not plainly
     Succeeded. Without Airflow's REST API (a DAG test) the watcher's XCom and log say it alone."""
     from edge_intent.hooks.airflow_api import AirflowApiHook
+    from include.evidence.assurance import keep_alerts
 
     try:
-        AirflowApiHook(airflow_api_conn_id).set_dag_run_note(ti.dag_id, ti.run_id, note)
+        hook = AirflowApiHook(airflow_api_conn_id)
+        existing = hook.get_dag_run(ti.dag_id, ti.run_id).get("note")
+        hook.set_dag_run_note(ti.dag_id, ti.run_id, keep_alerts(note, existing))
     except Exception as exc:  # no connection or no api-server: the outcome is in the XCom and log
         log.warning("The run's note could not be set (%s); the outcome: %s", exc, note)
         return

@@ -38,7 +38,14 @@ def notes(monkeypatch):
         return {}
 
     monkeypatch.setattr(AirflowApiHook, "set_dag_run_note", note)
+    monkeypatch.setattr(
+        AirflowApiHook, "get_dag_run", lambda self, dag_id, run_id: {"note": EXISTING.get(run_id)}
+    )
     return written
+
+
+EXISTING: dict[str, str] = {}
+"""The runs' notes as the api-server has them (the webhook may have noted alerts first)."""
 
 
 def run(fulfilment, failures=0):
@@ -72,3 +79,10 @@ def test_every_target_met_is_succeeded_and_needs_no_note(notes):
 def test_a_note_the_api_refuses_does_not_fail_the_run(notes):
     notes.append("refuse")
     assert pipeline.watch(run(MISSED), dry_run=False).startswith("Degraded")
+
+
+def test_the_note_keeps_the_alerts_the_webhook_noted(notes, monkeypatch):
+    block = "Alerts (Alertmanager):\n- edge1: alert SliceErrorRateHigh firing since 2026-12-02T03:00:00Z"
+    monkeypatch.setitem(EXISTING, "manual__1", f"Approved.\n\n{block}")
+    said = pipeline.watch(run(MISSED), dry_run=False)
+    assert notes == [("intent_pipeline", "manual__1", f"{said}\n\n{block}")]

@@ -58,8 +58,8 @@ def _report(intent_id: str, latest: records.RunRecord) -> int:
     directory = _intent_dir(intent_id)
     with alerts.locked(directory):
         firing = alerts.firing(directory.parent, intent_id)
-        held = current(intent_id, latest)
-        if alerts.episodes(firing) == alerts.episodes(held["alerts"] if held else []):
+        held = current(intent_id, latest) or reported  # the run's report says those firing then
+        if alerts.episodes(firing) == alerts.episodes(held.get("alerts") or []):
             return 0  # said already (a repeated notification, or a retried one)
         document, said = assurance.assured(
             intent,

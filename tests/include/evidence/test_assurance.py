@@ -126,3 +126,12 @@ def test_the_run_note_keeps_what_else_it_says():
     assert assurance.note(None, firing).startswith(assurance.NOTE_MARK)
     many = [alert("error_rate", f"edge{i}") for i in range(50)]
     assert len(assurance.note(None, many)) == assurance.NOTE_LIMIT
+
+
+def test_a_note_written_over_keeps_the_alerts_block():
+    noted = assurance.note("old words", [alert("error_rate")])
+    kept = assurance.keep_alerts("Degraded: missed reliability", noted)
+    assert kept == "Degraded: missed reliability\n\n" + noted.split("\n\n", 1)[1]
+    assert assurance.keep_alerts("Succeeded", None) == "Succeeded"
+    assert assurance.keep_alerts("Succeeded", "a note with no alerts") == "Succeeded"
+    assert len(assurance.keep_alerts("x" * 2000, noted)) == assurance.NOTE_LIMIT
