@@ -106,6 +106,10 @@ class SliceProfile(_Strict):
     defaultFiveQI: int
     replicas: int = Field(ge=1)
     uesPerReplica: int = Field(ge=1)
+    maxReplicas: int | None = Field(None, ge=1, le=1000)
+    """The most replicas scaling may give a slice of this type (None: ``workload.maxReplicas``)."""
+    minUesPerReplica: int | None = Field(None, ge=1)
+    """An intent with ``maxNumberofUEs`` is scaled to at most one replica per this many UEs."""
     cpuRequest: str
     cpuLimit: str
     memoryRequest: str

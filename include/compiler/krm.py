@@ -217,6 +217,8 @@ def _deployment(
             "annotations": {
                 f"{names.LABEL_PREFIX}/5qi": str(choice.row.value),
                 f"{names.LABEL_PREFIX}/5qi-basis": choice.basis,
+                # the most replicas scaling may reach: the slice profile's and the intent's ceiling
+                f"{names.LABEL_PREFIX}/{names.MAX_REPLICAS}": str(size.max_replicas),
             },
         },
         "spec": {

@@ -4,6 +4,10 @@ The table lives in ``config/compiler.yaml`` (``sliceTypes.*`` and ``workload``):
 
 * replicas = max(profile ``replicas``, ceil(maxNumberofUEs / ``uesPerReplica``)), capped at
   ``workload.maxReplicas``;
+* the ceiling scaling may reach (``max_replicas``) = the least of ``workload.maxReplicas``, the
+  profile's ``maxReplicas`` and, for an intent with maxNumberofUEs, ceil(maxNumberofUEs /
+  ``minUesPerReplica``): more replicas than its UEs could keep busy are not the remedy. Never below
+  ``replicas``;
 * CPU request and memory request/limit come from the profile; the CPU limit is the profile's plus
   ``workload.cpuPerGbps`` for each started Gbit/s of guaranteed per-UE throughput (DL + UL),
   capped at ``workload.maxCpuLimit`` (and never below the request).
@@ -24,6 +28,8 @@ class Size:
     cpu_limit: str
     memory_request: str
     memory_limit: str
+    max_replicas: int = 0
+    """The most replicas scaling may reach (the package's ``max-replicas`` annotation)."""
 
 
 def millicores(quantity: str) -> int:
@@ -61,6 +67,10 @@ def size(
     if ues:
         replicas = max(replicas, math.ceil(ues / profile.uesPerReplica))
     replicas = min(replicas, workload.maxReplicas)
+    bounds = [workload.maxReplicas, profile.maxReplicas or workload.maxReplicas]
+    if ues and profile.minUesPerReplica:
+        bounds.append(math.ceil(ues / profile.minUesPerReplica))
+    ceiling = max(replicas, min(bounds))
     started_gbps = math.ceil(throughput_kbps / 1_000_000) if throughput_kbps > 0 else 0
     limit = millicores(profile.cpuLimit) + started_gbps * millicores(workload.cpuPerGbps)
     limit = max(min(limit, millicores(workload.maxCpuLimit)), millicores(profile.cpuRequest))
@@ -70,4 +80,5 @@ def size(
         cpu_limit=cpu_quantity(limit),
         memory_request=profile.memoryRequest,
         memory_limit=profile.memoryLimit,
+        max_replicas=ceiling,
     )

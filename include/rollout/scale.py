@@ -7,8 +7,10 @@ for ``replicas + 1`` pods (one extra for a rolling update: ``pods``, ``limits.cp
 ``limits.memory``), with the package's setters (``quota-*``) kept equal to it. Nothing else moves.
 
 The ceiling is the scale policy's ``max`` (``config/slo.yaml``), never above the compiler's
-``workload.maxReplicas``, and never below what the intent was sized for (an intent whose
-``maxNumberofUEs`` already asks for more replicas than ``max`` is not scaled at all).
+``workload.maxReplicas``, nor above the ceiling the compiler wrote into the package (the
+Deployment's ``edge-intent.io/max-replicas``: the slice profile's ``maxReplicas`` and, for an intent
+with ``maxNumberofUEs``, one replica per ``minUesPerReplica`` UEs). An intent whose sizing already
+reaches the ceiling is not scaled at all.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from include.compiler.names import LABEL_PREFIX, MAX_REPLICAS
 from include.compiler.sizing import cpu_quantity, mebibytes, millicores
 
 DEPLOYMENT = "deployment.yaml"
@@ -62,14 +65,32 @@ def replicas(files: dict[str, str]) -> int:
     return int(_deployment(files)["spec"].get("replicas", 1))
 
 
+def packaged_ceiling(files: dict[str, str]) -> int | None:
+    """The ceiling the compiler wrote into the package (None: a package compiled without one).
+
+    :raises ScaleError: the annotation is not a whole number of at least 1.
+    """
+    annotations = _deployment(files).get("metadata", {}).get("annotations") or {}
+    value = annotations.get(f"{LABEL_PREFIX}/{MAX_REPLICAS}")
+    if value is None:
+        return None
+    if not str(value).isdigit() or int(value) < 1:
+        raise ScaleError(
+            f"{DEPLOYMENT}: {LABEL_PREFIX}/{MAX_REPLICAS} must be a whole number >= 1, not {value!r}"
+        )
+    return int(value)
+
+
 def scale_up(files: dict[str, str], *, step: int, ceiling: int) -> ScaleStep:
-    """The package with ``step`` more replicas, at most ``ceiling``; see the module docstring.
+    """The package with ``step`` more replicas, at most ``ceiling`` (and the package's own ceiling);
+    see the module docstring.
 
     :raises ScaleError: the package has no Deployment, or a quota this module cannot size.
     """
     if step < 1:
         raise ValueError("step must be at least 1")
     before = replicas(files)
+    ceiling = min(ceiling, packaged_ceiling(files) or ceiling)
     after = max(before, min(before + step, ceiling))
     if after == before:
         return ScaleStep(before, before, ceiling, dict(files))

@@ -27,6 +27,22 @@ def test_size(settings, slice_type, ues, kbps, replicas, cpu_limit):
     assert sizing.millicores(result.cpu_limit) >= sizing.millicores(result.cpu_request)
 
 
+@pytest.mark.parametrize(
+    ("slice_type", "ues", "replicas", "ceiling"),
+    [
+        ("URLLC", None, 3, 8),  # the profile's maxReplicas
+        ("URLLC", 220, 3, 5),  # ceil(220 / 50 minUesPerReplica)
+        ("URLLC", 100, 3, 3),  # fewer UEs than its sizing would keep busy: never below the sizing
+        ("URLLC", 1_800, 9, 9),  # sized past the profile's ceiling: scaling adds nothing
+        ("eMBB", 5_000, 10, 12),
+        ("mMTC", 10_000_000, 20, 20),  # workload.maxReplicas
+    ],
+)
+def test_the_ceiling_scaling_may_reach(settings, slice_type, ues, replicas, ceiling):
+    result = sizing.size(slice_type, ues=ues, throughput_kbps=0, settings=settings.compiler)
+    assert (result.replicas, result.max_replicas) == (replicas, ceiling)
+
+
 @pytest.mark.parametrize(("quantity", "millis"), [("500m", 500), ("2", 2000), ("1.5", 1500)])
 def test_millicores(quantity, millis):
     assert sizing.millicores(quantity) == millis

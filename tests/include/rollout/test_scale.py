@@ -11,7 +11,7 @@ import yaml
 
 from include.compiler import api
 from include.compiler.config import load_settings
-from include.rollout.scale import ScaleError, ceiling, replicas, scale_up
+from include.rollout.scale import ScaleError, ceiling, packaged_ceiling, replicas, scale_up
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +80,36 @@ def test_the_ceiling_holds(rendered):
     assert not at_ceiling.scaled and at_ceiling.files == rendered
     assert scale_up(rendered, step=1, ceiling=2).after == 3, "never below what the intent was sized for"
     assert ceiling(10, 20) == 10 and ceiling(50, 20) == 20
+
+
+def package(text: str, tmp_path: Path) -> dict[str, str]:
+    settings = load_settings()
+    intent = api.to_28312(api.build_intent(api.parse_text(text, settings)), settings)
+    out = api.render_packages(api.packages(intent, settings), tmp_path)["edge1"]
+    return {path.name: path.read_text(encoding="utf-8") for path in sorted(out.iterdir()) if path.is_file()}
+
+
+def test_the_package_s_own_ceiling_holds(rendered, tmp_path):
+    """URLLC's profile allows 8 replicas; 220 UEs keep at most ceil(220 / 50) = 5 busy."""
+    assert packaged_ceiling(rendered) == 8
+    assert scale_up(rendered, step=20, ceiling=10).after == 8
+    few = package("URLLC slice with 10 ms latency for 220 devices at edge1", tmp_path / "few")
+    assert (replicas(few), packaged_ceiling(few)) == (3, 5)
+    assert scale_up(few, step=20, ceiling=10).after == 5
+    many = package("URLLC slice with 10 ms latency for 1800 devices at edge1", tmp_path / "many")
+    assert (replicas(many), packaged_ceiling(many)) == (9, 9)  # sized past the profile's 8: not scaled
+    assert not scale_up(many, step=1, ceiling=10).scaled
+    unannotated = {
+        **rendered,
+        "deployment.yaml": rendered["deployment.yaml"].replace("edge-intent.io/max-replicas", "x"),
+    }
+    assert packaged_ceiling(unannotated) is None and scale_up(unannotated, step=20, ceiling=10).after == 10
+    broken = {
+        **rendered,
+        "deployment.yaml": rendered["deployment.yaml"].replace("max-replicas: '8'", "max-replicas: '-1'"),
+    }
+    with pytest.raises(ScaleError, match="max-replicas must be a whole number"):
+        scale_up(broken, step=1, ceiling=10)
 
 
 # two lines that set the replicas: which one a line edit should change is not clear
