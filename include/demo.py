@@ -334,7 +334,7 @@ def run_pipeline(keep: bool, executor: str = "local") -> int:
     if STACK_FILE.exists():
         raise SystemExit(f"a demo stack is still up ({STACK_FILE}); run 'make down' first")
     shape = AIRFLOW_SHAPES[executor]
-    print(f"\nStarting the local stack (Git server, simulated sites, Prometheus, {shape}) ...")
+    print(f"\nStarting the local stack (Git server, simulated sites, Prometheus, Alertmanager, {shape}) ...")
     started = time.perf_counter()
     # A fresh stack each time: an earlier demo's Airflow DB (its trigger rows), repositories and
     # site state would otherwise carry over into this one.
@@ -344,7 +344,7 @@ def run_pipeline(keep: bool, executor: str = "local") -> int:
         sites = ", ".join(f"{site} {stack.site_url(site)} (simulated)" for site in stack.sites)
         print(
             f"  up in {time.perf_counter() - started:.0f} s: Git {stack.git_url}; "
-            f"Prometheus {stack.prometheus_url}; {sites}"
+            f"Prometheus {stack.prometheus_url}; Alertmanager {stack.services['alertmanager'].url}; {sites}"
         )
         described = stack.describe()
         workers = ", ".join(described.get("workers", {}).values())
