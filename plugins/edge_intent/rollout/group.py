@@ -23,6 +23,10 @@ from include.lifecycle import EVIDENCE, PLAN, REVERT, WAIT_FOR_RESTORE
 # executor event (apache/airflow#66374).
 WAIT_RETRIES = {"retries": 1, "retry_delay": timedelta(seconds=2)}
 
+RESTORE_POLL_S = 1.0
+"""Seconds between the restore wait's polls: a site is down until its revert syncs, so the wait
+looks twice as often as the rollout's waits (2 s)."""
+
 
 def revert_group(
     group_id: str,
@@ -109,6 +113,7 @@ def revert_group(
             task_display_name=f"{label}: restore sync",
             targets=reverted,
             git_conn_id=git_conn_id,
+            poll_interval=RESTORE_POLL_S,
             timeout=wait_timeout() if restore_timeout is None else restore_timeout,
             **WAIT_RETRIES,
         )
