@@ -211,6 +211,7 @@ def report(ti: Any, run_id: str) -> dict[str, Any]:
     )
     fulfilment_report = reports.fulfilment_report(intent, verdict)
     fulfilment = reports.fulfilment(intent, fulfilment_report)
+    verified = fulfilment_report  # what the verification showed, before any alert
     firing = alerts.firing(evidence_dir(), intent.id)
     if firing:  # Alertmanager's alerts about the intent fire now: the report says so
         fulfilment_report, fulfilment = assurance.degrade(intent, fulfilment_report, firing)
@@ -232,6 +233,7 @@ def report(ti: Any, run_id: str) -> dict[str, Any]:
         "intentReport": intent_report.to_json(),
         "fulfilment": fulfilment,
         "alerts": firing,
+        "verifiedReport": verified.to_json(),
     }
 
 

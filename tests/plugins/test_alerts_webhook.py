@@ -273,3 +273,36 @@ def test_an_intent_that_never_reported_keeps_its_phase_and_gets_the_note(client,
         routes.status("embb-edge2-0000aaaa", store.runs_of(None, "embb-edge2-0000aaaa"), base="")["phase"]
         == "Failed"
     )
+
+
+def test_a_run_that_reported_while_the_alert_fired_is_said_anew_only_when_it_resolves(
+    client, store, session, intent_id, tmp_path
+):
+    """The run's report took the firing alert in (the report task reads alerts.json); the webhook's
+    repeat of it writes nothing, and its resolution says the verification's own report again."""
+    from include.compiler import ts28312
+    from include.evidence import assurance
+    from include.evidence.alerts import Payload, record
+
+    record(tmp_path, Payload.model_validate(about(intent_id)))
+    [run] = store.runs_of(None, intent_id)
+    reported = run.xcoms[(lifecycle.REPORT, Key.RETURN)]
+    intent = ts28312.Intent.model_validate(run.xcoms[(lifecycle.COMPILE, Key.RETURN)]["intent"])
+    verified = ts28312.IntentFulfilmentReport.model_validate(
+        reported["intentReport"]["expression"]["expressionValue"]["intentFulfilmentReport"]
+    )
+    firing = of_intent(tmp_path, intent_id)
+    degraded, said = assurance.assured(
+        intent, verified, firing, run_id=run.run_id, now=time.time() - 30, number=1
+    )
+    run.xcoms[(lifecycle.REPORT, Key.RETURN)] = {
+        "intentReport": degraded.to_json(),
+        "fulfilment": said,
+        "alerts": firing,
+        "verifiedReport": verified.to_json(),
+    }
+    assert routes.status(intent_id, store.runs_of(None, intent_id), base="")["phase"] == "Degraded"
+    assert post(client, about(intent_id)).json()["reported"] == 0
+    assert post(client, about(intent_id, "resolved")).json()["reported"] == 1
+    status = routes.status(intent_id, store.runs_of(None, intent_id), base="")
+    assert status["phase"] == "Succeeded" and status["fulfilment"]["state"] == "Fulfilled"

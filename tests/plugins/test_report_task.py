@@ -66,3 +66,6 @@ def test_an_alert_firing_at_report_time_degrades_the_report(ti, tmp_path):
         "@id": "imo:StateDegraded"
     }
     assert pipeline.outcome_of(said).startswith("Degraded")
+    # what the verification showed is kept apart: once the alert resolves, that is the report again
+    assert "SliceMemoryHigh" not in json.dumps(reported["verifiedReport"])
+    assert "SliceMemoryHigh" in json.dumps(value["intentFulfilmentReport"])

@@ -52,8 +52,9 @@ def _report(intent_id: str, latest: records.RunRecord) -> int:
     if not isinstance(reported, dict) or not isinstance(compiled, dict):
         return 0  # nothing reported: the run did not reach Succeeded
     intent = ts28312.Intent.model_validate(compiled["intent"])
-    base = ts28312.IntentFulfilmentReport.model_validate(
-        reported["intentReport"]["expression"]["expressionValue"]["intentFulfilmentReport"]
+    base = ts28312.IntentFulfilmentReport.model_validate(  # what the verification showed
+        reported.get("verifiedReport")
+        or reported["intentReport"]["expression"]["expressionValue"]["intentFulfilmentReport"]
     )
     directory = _intent_dir(intent_id)
     with alerts.locked(directory):
