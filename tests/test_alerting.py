@@ -124,7 +124,49 @@ def test_prometheus_fires_an_slo_rule_and_the_intent_is_degraded(airflow_stack, 
 
         with AirflowRest(stack.airflow_url, *localstack.ADMIN) as rest:
             note = rest.get_dag_run(Dag.PIPELINE, run_id).note
-        assert note.startswith("Alerts (Alertmanager):\n- edge3: alert SliceErrorRateHigh firing since")
+        assert "Alerts (Alertmanager):\n- edge3: alert SliceErrorRateHigh firing since" in note
     finally:
         stack.control("edge3", "DELETE", fault)
         monitoring.add_rules(stack, "held-0s", None)
+
+
+def test_verifying_sends_an_alert_class_failure_to_alertmanager(airflow_stack):
+    """An intent whose workload answers 20 % of its requests with 500 from the start: error rate is
+    an alert-class SLO, so the rollout goes on, and Verifying sends the finding to Alertmanager, from
+    where it reaches the intent: Degraded, its run's note says why."""
+    from include.compiler import api
+    from include.compiler.config import load_settings
+
+    stack = airflow_stack
+    admin = AirflowAPI(stack.airflow_url, *localstack.ADMIN)
+    text = "eMBB slice with 140 Mbps downlink at edge3"
+    intent_id = api.parse(text, load_settings()).id
+    fault = f"/control/faults/intent-{intent_id}"
+    stack.control("edge3", "PUT", fault, {"errorRate": 0.2})
+    try:
+        status, _, body = admin.send("POST", "/api/intent", json.dumps({"intent": text}).encode())
+        assert status == 202 and body["intentId"] == intent_id, body
+        assert admin.follow(Dag.PIPELINE, body["runId"], timeout=300)["state"] == "success"
+        with urllib.request.urlopen(
+            f"{stack.services['alertmanager'].url}/api/v2/alerts", timeout=5
+        ) as reply:
+            held = [a for a in json.load(reply) if a["labels"].get("namespace") == f"intent-{intent_id}"]
+        [sent] = held
+        assert sent["labels"]["source"] == "verifying" and sent["labels"]["alertname"] == "SliceErrorRateHigh"
+        assert sent["annotations"]["dagRunId"] == body["runId"]
+        deadline = time.time() + 60
+        while True:
+            status, _, state = admin.send("GET", f"/api/intent/{intent_id}")
+            if state.get("phase") == "Degraded":
+                break
+            assert time.time() < deadline, f"the intent was never Degraded: {state.get('phase')}"
+            time.sleep(1)
+        assert [a["labels"]["source"] for a in state["alerts"]] == ["verifying"]
+        assert any("alert SliceErrorRateHigh firing" in line for line in state["fulfilment"]["missed"])
+        verdict = state["slo"]["sites"]["edge3"]
+        assert verdict["result"] == "pass" and verdict["alerted"] == {"sent": 1}
+        with AirflowRest(stack.airflow_url, *localstack.ADMIN) as rest:
+            note = rest.get_dag_run(Dag.PIPELINE, body["runId"]).note
+        assert "Alerts (Alertmanager):\n- edge3: alert SliceErrorRateHigh firing since" in note
+    finally:
+        stack.control("edge3", "DELETE", fault)

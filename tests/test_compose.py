@@ -274,6 +274,9 @@ def test_connections_are_provisioned_as_airflow_conn_variables(config):
         "conn_type": "http",
         "host": "http://prometheus:9090",
     }
+    alertmanager = _connection(config, "alertmanager_default")
+    assert alertmanager == {"conn_type": "http", "host": "http://alertmanager:9093"}
+    assert "alertmanager" in config["services"]
     api = _connection(config, "airflow_api")
     assert api["host"] == "http://airflow-apiserver:8080"
     assert (api["login"], api["password"]) == ("admin", env["AIRFLOW_ADMIN_PASSWORD"])

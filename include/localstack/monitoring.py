@@ -51,9 +51,10 @@ def _targets_file(root: Path, name: str, targets: list[str]) -> None:
 
 
 def start_alertmanager(stack: Any, webhook_url: str, *, timeout: float = 30) -> str:
-    """The real Alertmanager (Debian's ``prometheus-alertmanager``) on a free loopback port, its
-    clustering off, sending every alert Prometheus fires to ``webhook_url`` with the bearer token
-    ``secrets/alert-token``; Prometheus is pointed at it. Its URL."""
+    """The real Alertmanager (Debian's ``prometheus-alertmanager``) on loopback (at
+    ``stack.alertmanager_url`` when set, else a free port), its clustering off, sending every alert
+    to ``webhook_url`` with the bearer token ``secrets/alert-token``; Prometheus is pointed at it.
+    Its URL."""
     from include.localstack.processes import free_port
 
     binary = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
@@ -93,7 +94,7 @@ def start_alertmanager(stack: Any, webhook_url: str, *, timeout: float = 30) -> 
             indent=2,
         )
     )
-    port = free_port()
+    port = urllib.parse.urlsplit(stack.alertmanager_url).port if stack.alertmanager_url else free_port()
     service = stack._spawn(
         "alertmanager",
         [
@@ -105,7 +106,7 @@ def start_alertmanager(stack: Any, webhook_url: str, *, timeout: float = 30) -> 
             "--log.level=warn",
         ],
     )
-    service.url = url = f"http://127.0.0.1:{port}"
+    service.url = url = stack.alertmanager_url = f"http://127.0.0.1:{port}"
     deadline = time.time() + timeout
     while time.time() < deadline:
         if service.process.poll() is not None:

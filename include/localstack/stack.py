@@ -59,6 +59,7 @@ class Stack:
     site_secrets: dict[str, dict[str, str]] = field(default_factory=dict)
     airflow_url: str = ""
     prometheus_url: str = ""
+    alertmanager_url: str = ""
     celery_backends: celery.Backends | None = None
     """PostgreSQL and Redis of the CeleryExecutor; None: the LocalExecutor on SQLite."""
     retired_groups: list[int] = field(default_factory=list)
@@ -197,6 +198,10 @@ class Stack:
         if self.prometheus_url:
             env["AIRFLOW_CONN_PROMETHEUS_DEFAULT"] = json.dumps(
                 {"conn_type": "http", "host": self.prometheus_url}
+            )
+        if self.alertmanager_url:  # Verifying sends an alert-class SLO's failures there
+            env["AIRFLOW_CONN_ALERTMANAGER_DEFAULT"] = json.dumps(
+                {"conn_type": "http", "host": self.alertmanager_url}
             )
         if self.airflow_url:  # Airflow's own REST API, for emergency_fail_run
             env["AIRFLOW_CONN_AIRFLOW_API"] = json.dumps(
@@ -354,6 +359,7 @@ class Stack:
             **(celery.describe(self, self.celery_backends) if self.celery_backends else {}),
             "git": self.git_url,
             "prometheus": self.prometheus_url,
+            "alertmanager": self.alertmanager_url or None,
             "sites": {site: self.site_url(site) for site in self.sites if site in self.services},
             "airflow": {"url": self.airflow_url, "login": {"username": ADMIN[0], "password": ADMIN[1]}}
             if self.airflow_url
@@ -399,8 +405,10 @@ def start(
         if airflow and executor == "celery":
             stack.celery_backends = celery.start_backends(stack)
         if airflow:
+            # Alertmanager's address is known to Airflow's connections before it starts: it needs
+            # Airflow's, for the webhook its alerts reach the intent API through
+            stack.alertmanager_url = f"http://127.0.0.1:{free_port()}"
             stack.start_airflow(extra_env=airflow_env)
-            # Prometheus' alerts reach the intent API's webhook through the real Alertmanager
             monitoring.start_alertmanager(stack, f"{stack.airflow_url}/api/intent/alerts")
     except BaseException:
         stack.stop()

@@ -101,7 +101,10 @@ def site_outcome(site: str, seen: dict[str, Any]) -> dict[str, Any]:
         "syncedAt": (seen.get("synced") or {}).get("at"),
         "provisionedAt": (seen.get("provisioned") or {}).get("at"),
         "o2ims": {k: (seen.get("provisioned") or {}).get(k) for k in ("createdAt", "fulfilledAt")},
-        "slo": {k: slo.get(k) for k in ("result", "trigger", "started", "ended", "soak")} if slo else None,
+        # alerted: what became of its alert-class findings (sent to Alertmanager, or why not)
+        "slo": {k: slo.get(k) for k in ("result", "trigger", "started", "ended", "soak", "alerted")}
+        if slo
+        else None,
         "slos": (slo.get("slos") or {}).get(site) if slo else None,
         # Verifying's scale steps at the site: replicas before and after, commit, measured values
         "scaling": [step for step in slo.get("scaling") or [] if step.get("site") == site] if slo else [],

@@ -23,6 +23,7 @@ from typing import Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
+from edge_intent.hooks.alertmanager import AlertmanagerHook
 from edge_intent.hooks.prometheus import PrometheusHook
 from edge_intent.hooks.site_repo import SiteRepoHook
 from edge_intent.triggers.slo_window import SLOWindowTrigger, WindowStatus
@@ -67,6 +68,8 @@ class SLOWindowOperator(BaseOperator):
         ``False`` runs it in the worker, sleeping between evaluations.
     :param scale: remedy a scale-class breach by scaling the workload up first.
     :param git_conn_id: the Git server connection (the scale commits).
+    :param alertmanager_conn_id: where an alert-class SLO's failures are sent (the verdict's
+        ``alerted`` says what became of them; without the connection they stay in the verdict).
     """
 
     DEFERRAL_MARGIN = 300.0
@@ -86,6 +89,7 @@ class SLOWindowOperator(BaseOperator):
         deferrable: bool = True,
         scale: bool = True,
         git_conn_id: str = SiteRepoHook.default_conn_name,
+        alertmanager_conn_id: str = AlertmanagerHook.default_conn_name,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
@@ -94,6 +98,7 @@ class SLOWindowOperator(BaseOperator):
         self.deferrable = deferrable
         self.scale = scale
         self.git_conn_id = git_conn_id
+        self.alertmanager_conn_id = alertmanager_conn_id
 
     @cached_property
     def hook(self) -> PrometheusHook:
@@ -183,7 +188,23 @@ class SLOWindowOperator(BaseOperator):
                 )
                 if new:
                     return self._await_scale(context, new)
-        return self.finish(context, verdict)
+        return self.finish(context, self._alert(context, verdict))
+
+    def _alert(self, context, verdict: dict[str, Any]) -> dict[str, Any]:
+        """Send the final verdict's alert-class findings to Alertmanager; the verdict, kept again
+        with what became of them (``alerted``) when there were any."""
+        from edge_intent.hooks.alertmanager import send
+
+        ti = context["ti"]
+        alerted = send(
+            verdict,
+            intent_id=self.window_args()[0],
+            run_id=context["run_id"],
+            task=ti.task_id,
+            conn_id=self.alertmanager_conn_id,
+            now=time.time(),
+        )
+        return self.record(context, {**verdict, "alerted": alerted}) if alerted else verdict
 
     def record(self, context, verdict: dict[str, Any]) -> dict[str, Any]:
         """Keep the verdict before a scale step (the breach stands if the task ends there)."""

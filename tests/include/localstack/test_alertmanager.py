@@ -1,5 +1,6 @@
-"""The local stack's real Alertmanager: Prometheus sends to it, and it delivers alerts to the
-webhook with the stack's bearer token, on loopback only."""
+"""The local stack's real Alertmanager: Prometheus sends to it, the pipeline's hook sends Verifying's
+alert-class findings to it, and it delivers alerts to the webhook with the stack's bearer token, on
+loopback only."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
+from edge_intent.hooks.alertmanager import AlertmanagerHook, send
 from include.localstack import monitoring
 from include.localstack import stack as localstack
 
@@ -37,7 +39,7 @@ def receiver():
     server.shutdown()
 
 
-def test_alerts_reach_the_webhook_with_the_token(tmp_path, receiver):
+def test_alerts_reach_the_webhook_with_the_token(tmp_path, receiver, monkeypatch):
     stack = localstack.start(tmp_path / "stack", sites=["edge1"], prometheus=True)
     try:
         url = monitoring.start_alertmanager(stack, receiver)
@@ -50,14 +52,35 @@ def test_alerts_reach_the_webhook_with_the_token(tmp_path, receiver):
             assert time.time() < deadline, "Prometheus never saw the Alertmanager"
             time.sleep(0.5)
         assert active[0]["url"].startswith(url)
-        alert = [{"labels": {"alertname": "SliceCPUHigh", "namespace": "intent-a", "site": "edge1"}}]
-        request = urllib.request.Request(
-            f"{url}/api/v2/alerts",
-            data=json.dumps(alert).encode(),
-            headers={"Content-Type": "application/json"},
-            method="POST",
+        # what Verifying sends for an alert-class SLO's failures, through the pipeline's hook
+        monkeypatch.setenv("AIRFLOW_CONN_ALERTMANAGER_TEST", json.dumps({"conn_type": "http", "host": url}))
+        hook = AlertmanagerHook("alertmanager_test")
+        assert hook.test_connection()[0] is True
+        verdict = {
+            "alerts": [
+                {
+                    "site": "edge1",
+                    "slo": "memory_usage",
+                    "failures": 3,
+                    "threshold": 85.0,
+                    "unit": "%",
+                    "worst": 91.5,
+                }
+            ]
+        }
+        said = send(
+            verdict,
+            intent_id="a",
+            run_id="manual__1",
+            task="wave_1.sites.verify_slos",
+            conn_id="alertmanager_test",
+            now=time.time(),
         )
-        urllib.request.urlopen(request, timeout=5).close()
+        assert said == {"sent": 1}
+        with urllib.request.urlopen(f"{url}/api/v2/alerts", timeout=5) as reply:
+            [held] = json.load(reply)
+        assert held["labels"]["alertname"] == "SliceMemoryHigh" and held["labels"]["source"] == "verifying"
+        assert held["status"]["state"] == "active"
         deadline = time.time() + 30
         while not Receiver.received:
             assert time.time() < deadline, "the alert never reached the webhook"
@@ -66,6 +89,7 @@ def test_alerts_reach_the_webhook_with_the_token(tmp_path, receiver):
         assert authorization == f"Bearer {monitoring.token(stack.root, 'alert-token')}"
         assert body["version"] == "4" and body["status"] == "firing"
         assert body["alerts"][0]["labels"]["namespace"] == "intent-a"
+        assert "worst 91.5 %" in body["alerts"][0]["annotations"]["summary"]
         assert (
             monitoring.token(stack.root, "alert-token") not in (stack.root / "alertmanager.yml").read_text()
         )
