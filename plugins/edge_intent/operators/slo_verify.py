@@ -199,8 +199,8 @@ class SLOWindowOperator(BaseOperator):
         alerted = send(
             verdict,
             intent_id=self.window_args()[0],
-            run_id=context["run_id"],
-            task=ti.task_id,
+            run_id=context.get("run_id") or getattr(ti, "run_id", ""),
+            task=getattr(ti, "task_id", self.task_id),
             conn_id=self.alertmanager_conn_id,
             now=time.time(),
         )
