@@ -312,16 +312,8 @@ class AirflowRest:
             lambda: self.dag_runs.get_dag_run(dag_id, run_id, _request_timeout=self.timeout),
         )
 
-    SETTLE_S = 2.0
-    """Seconds a state set by :meth:`set_dag_run_state` is watched for a scheduler writing over it."""
-
-    def set_dag_run_state(self, dag_id: str, run_id: str, state: str, *, attempts: int = 3) -> DAGRunResponse:
-        """``PATCH /api/v2/dags/{dag_id}/dagRuns/{run_id}`` with ``{"state": state}``, until it holds.
-
-        A scheduler loop that read the run before the PATCH may still write its own verdict over it
-        (seen on SQLite: a run marked failed, its leaves skipped by the PATCH, then marked success
-        by the loop). An end state (``success``, ``failed``) is read again :data:`SETTLE_S` later
-        and set again, at most ``attempts`` times, when something else was written.
+    def set_dag_run_state(self, dag_id: str, run_id: str, state: str) -> DAGRunResponse:
+        """``PATCH /api/v2/dags/{dag_id}/dagRuns/{run_id}`` with ``{"state": state}``.
 
         :param state: ``queued``, ``success`` or ``failed`` (anything else is refused before a request).
         """
@@ -329,27 +321,10 @@ class AirflowRest:
             body = DAGRunPatchBody(state=state)
         except ValidationError:
             raise ValueError(f"state must be queued, success or failed, not {state!r}") from None
-        for attempt in range(1, attempts + 1):
-            done = self._call(
-                f"PATCH run {run_id} of {dag_id} to {state}",
-                lambda: self.dag_runs.patch_dag_run(dag_id, run_id, body, _request_timeout=self.timeout),
-            )
-            if state == "queued":  # not an end: the scheduler moves it on, as it should
-                return done
-            time.sleep(self.SETTLE_S)
-            held = self.get_dag_run(dag_id, run_id)
-            found = getattr(held.state, "value", held.state)
-            if found == state:
-                return held
-            log.warning(
-                "Run %s of %s is %s again after the PATCH to %s (try %d)",
-                run_id,
-                dag_id,
-                found,
-                state,
-                attempt,
-            )
-        return held
+        return self._call(
+            f"PATCH run {run_id} of {dag_id} to {state}",
+            lambda: self.dag_runs.patch_dag_run(dag_id, run_id, body, _request_timeout=self.timeout),
+        )
 
     # -- task instances and XComs ----------------------------------------------------------------
 

@@ -250,28 +250,3 @@ def test_the_hook_marks_a_stuck_run_failed(running, monkeypatch):
         assert hook.get_dag_run(DAG, run_id)["state"] == "failed"
     finally:
         stack.control("edge1", "POST", "/control/sync", {"paused": False})
-
-
-def test_a_state_the_scheduler_writes_over_is_set_again(monkeypatch):
-    """A scheduler loop that read the run before the PATCH may mark it success (seen on SQLite):
-    the state is set again until it holds, at most three times, and the run is returned as it is."""
-    from types import SimpleNamespace
-
-    rest = AirflowRest("http://127.0.0.1:9", "admin", "pw")
-    rest.configuration.access_token = "token"  # noqa: S105 (no login: the boundary is the client)
-    monkeypatch.setattr(AirflowRest, "SETTLE_S", 0.0)
-    seen = iter(["success", "failed"])
-    patches = []
-    rest.dag_runs = SimpleNamespace(
-        patch_dag_run=lambda dag_id, run_id, body, **_: patches.append(body.state),
-        get_dag_run=lambda dag_id, run_id, **_: SimpleNamespace(state=SimpleNamespace(value=next(seen))),
-    )
-    held = rest.set_dag_run_state(DAG, "r", "failed")
-    assert held.state.value == "failed" and len(patches) == 2
-    seen = iter(["success"] * 3)
-    patches.clear()
-    assert rest.set_dag_run_state(DAG, "r", "failed").state.value == "success" and len(patches) == 3
-    patches.clear()
-    assert (
-        rest.set_dag_run_state(DAG, "r", "queued") is None and len(patches) == 1
-    )  # the scheduler moves it on

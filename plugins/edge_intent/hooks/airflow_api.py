@@ -92,8 +92,7 @@ class AirflowApiHook(BaseHook):
         """Set a run's state (``queued``, ``success`` or ``failed``); the run as it is afterwards.
 
         Marking a run failed makes Airflow end its unfinished task instances (active ones failed,
-        pending ones skipped). An end state a scheduler loop writes over is set again (see
-        :meth:`include.airflow_rest.AirflowRest.set_dag_run_state`).
+        pending ones skipped).
 
         :raises include.airflow_rest.AirflowRestError: the API refused or could not be reached.
         """
