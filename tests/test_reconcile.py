@@ -55,6 +55,8 @@ def _wait_for_state(api: AirflowAPI, run_id: str, task_id: str, state: str, time
 
 
 def test_orphans_are_found_reported_and_taken_out(connections):
+    from edge_intent.operations import emergency
+
     stack = connections
     api = AirflowAPI(stack.airflow_url, *localstack.ADMIN)
     by_hand = _deliver("orphan-hand", "edge1", "hand-made change")
@@ -67,7 +69,10 @@ def test_orphans_are_found_reported_and_taken_out(connections):
         _wait_for_state(api, run_id, wave_task(1, WAIT_FOR_SYNC), "deferred")
         intent_id = api.xcom(Dag.PIPELINE.value, run_id, "validate", "intent_id")
         in_flight = _orphans_by_intent()
-        api.rest.set_dag_run_state(Dag.PIPELINE.value, run_id, "failed")
+        # as an operator does (emergency_fail_run): a scheduler loop that had the run in hand may
+        # finish it "success" from the states the PATCH left; the operation marks it failed again
+        failed = emergency.fail_run({"dag_id": Dag.PIPELINE.value, "run_id": run_id, "reason": "test"})
+        assert failed["state"] == "failed"
     finally:
         stack.control("edge2", "POST", "/control/sync", {"paused": False})
     assert intent_id not in in_flight
