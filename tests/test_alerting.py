@@ -20,6 +20,17 @@ from include.localstack import stack as localstack
 from include.localstack.airflow_api import AirflowAPI
 
 
+def _until_degraded(admin: AirflowAPI, intent_id: str, *, timeout: float) -> dict:
+    """``GET /api/intent/{id}`` once it says Degraded."""
+    deadline = time.time() + timeout
+    while True:
+        _, _, state = admin.send("GET", f"/api/intent/{intent_id}")
+        if state.get("phase") == "Degraded":
+            return state
+        assert time.time() < deadline, f"the intent was never Degraded: {state.get('phase')}"
+        time.sleep(1)
+
+
 def test_an_alert_about_an_intent_reaches_it_through_alertmanager(airflow_stack):
     stack = airflow_stack
     admin = AirflowAPI(stack.airflow_url, *localstack.ADMIN)
@@ -90,13 +101,7 @@ def test_prometheus_fires_an_slo_rule_and_the_intent_is_degraded(airflow_stack, 
     fault = f"/control/faults/intent-{intent_id}"
     try:
         stack.control("edge3", "PUT", fault, {"errorRate": 0.2})
-        deadline = time.time() + 120
-        while True:
-            status, _, state = admin.send("GET", f"/api/intent/{intent_id}")
-            if state.get("phase") == "Degraded":
-                break
-            assert time.time() < deadline, f"the intent was never Degraded: {state.get('phase')}"
-            time.sleep(1)
+        state = _until_degraded(admin, intent_id, timeout=120)
         [shown] = state["alerts"]
         assert shown["labels"]["alertname"] == "SliceErrorRateHigh" and shown["status"] == "firing"
         assert shown["labels"]["site"] == "edge3" and shown["labels"]["slo"] == "error_rate"
@@ -154,13 +159,7 @@ def test_verifying_sends_an_alert_class_failure_to_alertmanager(airflow_stack):
         [sent] = held
         assert sent["labels"]["source"] == "verifying" and sent["labels"]["alertname"] == "SliceErrorRateHigh"
         assert sent["annotations"]["dagRunId"] == body["runId"]
-        deadline = time.time() + 60
-        while True:
-            status, _, state = admin.send("GET", f"/api/intent/{intent_id}")
-            if state.get("phase") == "Degraded":
-                break
-            assert time.time() < deadline, f"the intent was never Degraded: {state.get('phase')}"
-            time.sleep(1)
+        state = _until_degraded(admin, intent_id, timeout=60)
         assert [a["labels"]["source"] for a in state["alerts"]] == ["verifying"]
         assert any("alert SliceErrorRateHigh firing" in line for line in state["fulfilment"]["missed"])
         verdict = state["slo"]["sites"]["edge3"]

@@ -7,16 +7,14 @@ an alert that cannot be sent is said in the log and in the verdict, and never fa
 
 from __future__ import annotations
 
-import base64
 import json
 import urllib.error
 import urllib.request
 from typing import Any
-from urllib.parse import urlsplit
 
 from airflow.sdk import BaseHook
 
-from edge_intent.hooks.site_repo import base_url
+from edge_intent.hooks.site_repo import basic_auth, http_url
 
 TIMEOUT_S = 5.0
 
@@ -45,24 +43,11 @@ class AlertmanagerHook(BaseHook):
 
     @property
     def url(self) -> str:
-        """Alertmanager's base URL; refused when it carries credentials (login and password hold them)."""
-        url = base_url(self.get_conn(), default_scheme="http")
-        parts = urlsplit(url)
-        if parts.username or parts.password or "@" in parts.netloc:
-            raise ValueError(
-                f"connection {self.alertmanager_conn_id}: the host must not carry credentials; "
-                "put them in the connection's login and password"
-            )
-        if parts.scheme not in ("http", "https"):
-            raise ValueError(f"connection {self.alertmanager_conn_id}: the host must be an http(s) URL")
-        return url
+        """Alertmanager's base URL (see :func:`edge_intent.hooks.site_repo.http_url`)."""
+        return http_url(self.get_conn(), self.alertmanager_conn_id)
 
     def _request(self, method: str, path: str, body: Any = None) -> Any:
-        conn = self.get_conn()
-        headers = {"Content-Type": "application/json"}
-        if conn.login:
-            token = base64.b64encode(f"{conn.login}:{conn.password or ''}".encode()).decode()
-            headers["Authorization"] = f"Basic {token}"
+        headers = {"Content-Type": "application/json", **basic_auth(self.get_conn())}
         data = None if body is None else json.dumps(body).encode()
         url = f"{self.url}{path}"  # http(s) only: see url
         request = urllib.request.Request(url, data=data, headers=headers, method=method)  # noqa: S310

@@ -8,13 +8,11 @@ asked fails closed.
 
 from __future__ import annotations
 
-import base64
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from airflow.sdk import BaseHook
 
-from edge_intent.hooks.site_repo import base_url
+from edge_intent.hooks.site_repo import basic_auth, http_url
 
 if TYPE_CHECKING:
     from include.slo.prometheus import PrometheusQuery
@@ -40,25 +38,11 @@ class PrometheusHook(BaseHook):
 
     @property
     def url(self) -> str:
-        """Prometheus' base URL; refused when it carries credentials (they go in login and password,
-        so that no URL in a log, an error or evidence holds them)."""
-        url = base_url(self.get_conn(), default_scheme="http")
-        parts = urlsplit(url)
-        if parts.username or parts.password or "@" in parts.netloc:
-            raise ValueError(
-                f"connection {self.prometheus_conn_id}: the host must not carry credentials; "
-                "put them in the connection's login and password"
-            )
-        if parts.scheme not in ("http", "https"):
-            raise ValueError(f"connection {self.prometheus_conn_id}: the host must be an http(s) URL")
-        return url
+        """Prometheus' base URL (see :func:`edge_intent.hooks.site_repo.http_url`)."""
+        return http_url(self.get_conn(), self.prometheus_conn_id)
 
     def headers(self) -> dict[str, str]:
-        conn = self.get_conn()
-        if not conn.login:
-            return {}
-        token = base64.b64encode(f"{conn.login}:{conn.password or ''}".encode()).decode()
-        return {"Authorization": f"Basic {token}"}
+        return basic_auth(self.get_conn())
 
     def query_client(self) -> PrometheusQuery:
         """A query function ``(promql, at) -> value | None`` for :func:`include.slo.evaluate.verify`."""

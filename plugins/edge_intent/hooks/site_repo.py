@@ -8,9 +8,11 @@ The local clones live under ``$EDGE_INTENT_GIT_CACHE`` (default ``$AIRFLOW_HOME/
 
 from __future__ import annotations
 
+import base64
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from airflow.sdk import BaseHook
 
@@ -43,6 +45,30 @@ def base_url(conn: Any, default_scheme: str = "https") -> str:
     if "://" not in host:
         host = f"{conn.schema or default_scheme}://{host}{f':{conn.port}' if conn.port else ''}"
     return host
+
+
+def http_url(conn: Any, conn_id: str) -> str:
+    """An http(s) service's base URL (:func:`base_url`, default scheme http); refused when it carries
+    credentials (they go in login and password, so that no URL in a log, an error or evidence holds
+    them) or has another scheme."""
+    url = base_url(conn, default_scheme="http")
+    parts = urlsplit(url)
+    if parts.username or parts.password or "@" in parts.netloc:
+        raise ValueError(
+            f"connection {conn_id}: the host must not carry credentials; "
+            "put them in the connection's login and password"
+        )
+    if parts.scheme not in ("http", "https"):
+        raise ValueError(f"connection {conn_id}: the host must be an http(s) URL")
+    return url
+
+
+def basic_auth(conn: Any) -> dict[str, str]:
+    """The ``Authorization`` header of a connection's login and password (none without a login)."""
+    if not conn.login:
+        return {}
+    token = base64.b64encode(f"{conn.login}:{conn.password or ''}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
 
 
 class SiteRepoHook(BaseHook):
