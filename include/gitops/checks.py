@@ -60,20 +60,28 @@ def check_rootsync(
     def covers(commit: str) -> bool:
         return bool(commit) and (commit == sha or (contains is not None and contains(commit, sha)))
 
-    counts_and_messages = [_errors(part) for part in (source, rendering, sync)]
-    total = sum(count for count, _ in counts_and_messages)
-    messages = [m for _, found in counts_and_messages for m in found]
+    # each section's errors are about that section's commit: while a new commit is fetched
+    # (source) the sync section still holds the errors of the commit it last tried to apply
+    sections = [
+        (source, source_commit),
+        (rendering, rendering.get("commit") or source_commit),
+        (sync, sync_commit),
+    ]
+    found = [(_errors(part), commit) for part, commit in sections]
+    total = sum(count for (count, _), _ in found)
+    messages = [m for (_, texts), _ in found for m in texts]
+    ours = [((count, texts), commit) for (count, texts), commit in found if count and covers(commit)]
     conditions = {c.get("type"): c for c in status.get("conditions") or []}
     stalled = (conditions.get("Stalled") or {}).get("status") == "True"
     reconciling = (conditions.get("Reconciling") or {}).get("status") == "True"
     short = sync_commit[:12] or "no commit"
 
-    if total and (covers(sync_commit) or covers(source_commit)):
-        detail = "; ".join(messages) or (conditions.get("Stalled") or {}).get("message") or "errors reported"
+    if ours:
+        count = sum(n for (n, _), _ in ours)
+        detail = "; ".join(m for (_, texts), _ in ours for m in texts)
+        detail = detail or (conditions.get("Stalled") or {}).get("message") or "errors reported"
         return Check(
-            "error",
-            f"RootSync reports {total} error(s) at commit {(sync_commit or source_commit)[:12]}: {detail}",
-            sync_commit,
+            "error", f"RootSync reports {count} error(s) at commit {ours[-1][1][:12]}: {detail}", sync_commit
         )
     if (
         source_commit == sync_commit == last

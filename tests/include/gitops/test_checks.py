@@ -50,6 +50,8 @@ def contains(later, sha):
         ),
         (rootsync(LATER, LATER, OLDER, errors=["bad"], stalled=True), "error", "at commit bbbbbbbbbbbb"),
         (rootsync(OLDER, OLDER, OLDER, errors=["someone else's"]), "pending", "errors not yet about"),
+        # SHA fetched, still being applied: the sync errors are those of the commit before
+        (rootsync(SHA, OLDER, OLDER, errors=["older"], reconciling=True), "pending", "errors not yet about"),
         ({}, "pending", "at no commit"),
     ],
 )
