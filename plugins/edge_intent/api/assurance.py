@@ -41,6 +41,7 @@ def attach(session: Any, intent_ids: list[str]) -> int:
             continue
         written += _report(intent_id, found[-1])
         _note(session, found[-1], intent_id)
+    session.commit()  # here, in the worker thread: a write lock is not held while the event loop runs
     return written
 
 

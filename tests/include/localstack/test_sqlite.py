@@ -58,3 +58,33 @@ def test_every_airflow_process_gets_the_connect_args_on_sqlite_only(tmp_path):
     postgres = {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": "postgresql+psycopg2://airflow@127.0.0.1/airflow"}
     stack.celery_backends = SimpleNamespace(airflow_env=lambda: postgres)  # the Celery stack's backends
     assert "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS" not in stack.airflow_env(port=8793)
+
+
+def test_on_an_event_loop_a_connection_waits_briefly_and_elsewhere_long(tmp_path, monkeypatch):
+    """The api-server's loop must not stand still waiting for a lock that a thread it schedules
+    holds: on the loop's thread the wait is LOOP_TIMEOUT, the same connection waits TIMEOUT off it."""
+    import asyncio
+
+    monkeypatch.setattr(sqlite, "LOOP_TIMEOUT", 0.3)
+    database, holder = _locked(tmp_path)
+    connection = sqlite3.connect(database, check_same_thread=False, **sqlite.CONNECT_ARGS)
+
+    async def audit_write():  # what Airflow's async log_action does: a synchronous write
+        connection.execute("INSERT INTO runs VALUES (3)")
+
+    started = time.monotonic()
+    try:
+        asyncio.run(audit_write())
+    except sqlite3.OperationalError as exc:
+        assert "database is locked" in str(exc)
+    else:
+        raise AssertionError("the write on the event loop did not fail while the lock was held")
+    waited = time.monotonic() - started
+    assert 0.2 < waited < 3
+
+    threading.Timer(1.0, lambda: holder.execute("COMMIT")).start()
+    started = time.monotonic()
+    connection.execute("INSERT INTO runs VALUES (4)")  # off the loop: waits for the holder
+    connection.commit()
+    assert 0.7 < time.monotonic() - started < sqlite.TIMEOUT
+    assert connection.execute("SELECT id FROM runs").fetchall() == [(4,)]
