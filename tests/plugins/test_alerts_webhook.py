@@ -65,9 +65,13 @@ class Session:
 
     def __init__(self) -> None:
         self.runs: dict[int, Run] = {}
+        self.commits = 0
 
     def get(self, _model: type, run_id: int) -> Run:
         return self.runs.setdefault(run_id, Run())
+
+    def commit(self) -> None:  # in the worker thread, before the event loop takes the request back
+        self.commits += 1
 
 
 @pytest.fixture
@@ -269,6 +273,7 @@ def test_an_intent_that_never_reported_keeps_its_phase_and_gets_the_note(client,
     answer = post(client, about("embb-edge2-0000aaaa"))
     assert answer.json() == {"kept": 1, "dropped": 0, "reported": 0}
     assert "SliceErrorRateHigh" in session.runs[9].note
+    assert session.commits == 1
     assert (
         routes.status("embb-edge2-0000aaaa", store.runs_of(None, "embb-edge2-0000aaaa"), base="")["phase"]
         == "Failed"
