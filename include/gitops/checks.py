@@ -67,21 +67,21 @@ def check_rootsync(
         (rendering, rendering.get("commit") or source_commit),
         (sync, sync_commit),
     ]
-    found = [(_errors(part), commit) for part, commit in sections]
-    total = sum(count for (count, _), _ in found)
-    messages = [m for (_, texts), _ in found for m in texts]
-    ours = [((count, texts), commit) for (count, texts), commit in found if count and covers(commit)]
+    found = [(*_errors(part), commit) for part, commit in sections]
+    total = sum(count for count, _, _ in found)
+    messages = [m for _, texts, _ in found for m in texts]
+    ours = [(count, texts, commit) for count, texts, commit in found if count and covers(commit)]
     conditions = {c.get("type"): c for c in status.get("conditions") or []}
     stalled = (conditions.get("Stalled") or {}).get("status") == "True"
     reconciling = (conditions.get("Reconciling") or {}).get("status") == "True"
     short = sync_commit[:12] or "no commit"
 
     if ours:
-        count = sum(n for (n, _), _ in ours)
-        detail = "; ".join(m for (_, texts), _ in ours for m in texts)
+        count = sum(n for n, _, _ in ours)
+        detail = "; ".join(m for _, texts, _ in ours for m in texts)
         detail = detail or (conditions.get("Stalled") or {}).get("message") or "errors reported"
         return Check(
-            "error", f"RootSync reports {count} error(s) at commit {ours[-1][1][:12]}: {detail}", sync_commit
+            "error", f"RootSync reports {count} error(s) at commit {ours[-1][2][:12]}: {detail}", sync_commit
         )
     if (
         source_commit == sync_commit == last

@@ -76,5 +76,5 @@ AIRFLOW_ENV = {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": f"{__name__}.CONNE
 
 def use_wal(database: Path) -> str:
     """Switch ``database`` to write-ahead logging; the journal mode it is in after."""
-    with sqlite3.connect(database, timeout=CONNECT_ARGS["timeout"]) as connection:
+    with sqlite3.connect(database, timeout=TIMEOUT) as connection:
         return connection.execute("PRAGMA journal_mode=WAL").fetchone()[0]
